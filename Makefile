@@ -1,0 +1,39 @@
+# Two commands for a newcomer: `make run` and `make test`. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install lint typecheck schema clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## migrate, seed when empty, print a token per role, serve with GraphiQL
+	$(BIN)/rentan db upgrade
+	$(BIN)/rentan seed --if-empty
+	@echo "GraphiQL: http://$(HOST):$(PORT)/graphql  (paste one of these into its Headers tab)"
+	@$(BIN)/rentan dev-tokens
+	$(BIN)/rentan serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)  ## every test, against SQLite (or RENTAN_TEST_DATABASE_URL)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+schema: $(STAMP)  ## print the served schema (SDL)
+	@$(BIN)/python -c "from api.schema.build import build_schema; from api.settings import Settings; print(build_schema(Settings()).as_str())"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rentan.sqlite3* .rentan

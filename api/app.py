@@ -1,0 +1,120 @@
+"""create_app(settings): the engine, the authorizer and the token verifier are built once, here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from api.auth import AuthenticationError, TokenVerifier
+from api.context import Context, install_statement_counting
+from api.policies.authorizer import Authorizer
+from api.schema.build import build_schema
+from api.settings import Settings, get_settings
+from db.migrate import head_revision
+from db.session import create_engine
+
+PRINCIPAL_KEY = "rentan.principal"
+
+
+class BearerAuth:
+    """Every GraphQL request carries a valid bearer token, or is answered 401 before any GraphQL runs.
+
+    Only a plain GET (the GraphiQL page in development; GET queries are switched off) passes without one.
+    The token is read from the Authorization header only, never from the query string.
+    """
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] != "GET":
+            request = Request(scope)
+            try:
+                scope[PRINCIPAL_KEY] = await self.verifier.verify(request.headers.get("authorization"))
+            except AuthenticationError as exc:
+                response = JSONResponse(
+                    {"errors": [{"message": str(exc), "extensions": {"code": "UNAUTHENTICATED"}}]},
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class RentanGraphQL(GraphQL[Context, None]):
+    def __init__(self, *, settings: Settings, authorizer: Authorizer, engine: Any) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            allow_queries_via_get=False,
+        )
+        self.settings = settings
+        self.authorizer = authorizer
+        self.engine = engine
+
+    async def get_context(self, request: Request, response: Response | None = None) -> Context:  # type: ignore[override]
+        return Context(
+            principal=request.scope[PRINCIPAL_KEY],
+            settings=self.settings,
+            authorizer=self.authorizer,
+            engine=self.engine,
+            request_id=request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex,
+        )
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    engine = create_engine(settings.database_url, echo=settings.database_echo)
+    install_statement_counting(engine)
+    authorizer = Authorizer()
+    verifier = TokenVerifier(settings, authorizer)
+    graphql = RentanGraphQL(settings=settings, authorizer=authorizer, engine=engine)
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(_: Request) -> Response:
+        try:
+            async with engine.connect() as conn:
+                current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        except Exception:
+            return JSONResponse({"ready": False, "reason": "database unreachable"}, status_code=503)
+        head = head_revision(settings.database_url)
+        if current != head:
+            return JSONResponse(
+                {"ready": False, "reason": f"schema at {current}, code expects {head}"}, status_code=503
+            )
+        return JSONResponse({"ready": True, "revision": current})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", BearerAuth(graphql, verifier), methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.authorizer = authorizer
+    return app

@@ -1,0 +1,99 @@
+"""The `rentan` command: database, demo data, the server, and development tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from api.settings import get_settings
+
+app = typer.Typer(help="Rentan: the shared GraphQL API of the pekerja rentan programme.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ROLE_SCOPES = {
+    "pemkot-admin": "3575",
+    "pemkot-analyst": "3575",
+    "bpjstk-verifier": "35",
+    "kelurahan-operator": "3575041010",
+    "kelurahan-viewer": "3575041010",
+    "auditor": "3575",
+}
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the migrations (alembic) up to REVISION."""
+    from db.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}", err=True)
+
+
+@app.command()
+def seed(
+    workers: Annotated[int, typer.Option(help="How many synthetic workers.")] = 9_038,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data.")] = 2025,
+    if_empty: Annotated[bool, typer.Option(help="Do nothing when workers exist already.")] = False,
+) -> None:
+    """Load deterministic synthetic demo data (no real person's data)."""
+    from api.seed import is_empty
+    from api.seed import seed as run_seed
+    from db.session import create_engine
+
+    async def main() -> None:
+        engine = create_engine(get_settings().database_url)
+        try:
+            if if_empty and not await is_empty(engine):
+                typer.echo("database already holds workers: not seeding", err=True)
+                return
+            report = await run_seed(engine, workers=workers, seed_value=seed)
+            typer.echo(
+                f"seeded {report.workers} workers, enrollments {report.enrollments}, {report.bills} bills", err=True
+            )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+) -> None:
+    """Serve the API (GraphiQL at /graphql in development)."""
+    import uvicorn
+
+    uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False)
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="One of the roles in api/policies/policy.csv.")],
+    scope: Annotated[str, typer.Option(help="Region code: 35, 3575, 357504 or 3575041010.")],
+    subject: Annotated[str | None, typer.Option(help="Who the token names; default <role>@dev.")] = None,
+    ttl: Annotated[int | None, typer.Option(help="Seconds until it expires.")] = None,
+) -> None:
+    """Print a development bearer token (alone on standard output) that `rentan serve` accepts."""
+    from api.auth import issue_dev_token
+
+    typer.echo(issue_dev_token(get_settings(), role=role, scope=scope, subject=subject or f"{role}@dev", ttl=ttl))
+
+
+@app.command("dev-tokens")
+def dev_tokens() -> None:
+    """Print a ready-made development token for every role, with the scope it is typically given."""
+    from api.auth import issue_dev_token
+
+    settings = get_settings()
+    for role, scope in ROLE_SCOPES.items():
+        tok = issue_dev_token(settings, role=role, scope=scope, subject=f"{role}@dev")
+        typer.echo(f'\n{role} (scope {scope}):\n  {{"Authorization": "Bearer {tok}"}}')
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,193 @@
+"""Per-request wiring: the principal, one scoped session, per-request DataLoaders and the audit buffer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Executable, Result, event, insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction
+
+from api.auth import Principal
+from api.policies.authorizer import Authorizer
+from api.settings import Settings
+from db.base import utcnow
+from db.models import AuditEvent
+from db.scoping import RowScope, set_scope
+from db.session import writer_bind
+
+if TYPE_CHECKING:
+    from api.schema.loaders import Loaders
+
+T = TypeVar("T")
+STATEMENTS_KEY = "rentan.statements"
+
+
+@dataclass
+class StatementCounter:
+    count: int = 0
+
+
+@event.listens_for(Session, "after_begin")
+def _bind_counter(session: Session, _tx: SessionTransaction, connection: Any) -> None:
+    # Statements are counted per request (tests and the benchmark read the figure): the counter travels from
+    # the session to the connection it is using for this transaction.
+    connection.info[STATEMENTS_KEY] = session.info.get(STATEMENTS_KEY)
+
+
+def install_statement_counting(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        counter = conn.info.get(STATEMENTS_KEY)
+        if counter is not None and not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            counter.count += 1
+
+
+class Db:
+    """The request's session behind a lock: resolvers run concurrently, an AsyncSession may not."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._lock = asyncio.Lock()
+
+    @property
+    def dialect(self) -> str:
+        bind = self.session.bind
+        return bind.dialect.name if bind is not None else ""
+
+    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+        async with self._lock:
+            return await self.session.execute(statement, params)
+
+    async def scalars(self, statement: Executable) -> Sequence[Any]:
+        async with self._lock:
+            return (await self.session.scalars(statement)).all()
+
+    async def scalar(self, statement: Executable) -> Any:
+        async with self._lock:
+            return await self.session.scalar(statement)
+
+    def add(self, instance: object) -> None:
+        self.session.add(instance)
+
+    async def flush(self) -> None:
+        async with self._lock:
+            await self.session.flush()
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[AsyncSessionTransaction]:
+        """A unit that rolls back alone: one mutation, or one item of a batch."""
+        async with self._lock:
+            tx = await self.session.begin_nested()
+        try:
+            yield tx
+        except BaseException:
+            async with self._lock:
+                if tx.is_active:
+                    await tx.rollback()
+            raise
+        else:
+            async with self._lock:
+                if tx.is_active:
+                    await tx.commit()
+
+
+@dataclass
+class Context:
+    principal: Principal
+    settings: Settings
+    authorizer: Authorizer
+    engine: AsyncEngine
+    request_id: str
+    writable: bool = False
+    statements: StatementCounter = field(default_factory=StatementCounter)
+    _db: Db | None = None
+    _loaders: Loaders | None = None
+    # Full NIKs shown in this response: worker id -> region code, audited once each at the end of the request.
+    nik_reads: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def db(self) -> Db:
+        if self._db is None:
+            bind = writer_bind(self.engine) if self.writable else self.engine
+            session = AsyncSession(bind=bind, expire_on_commit=False, autoflush=True)
+            session.info[STATEMENTS_KEY] = self.statements
+            set_scope(session, RowScope(region_codes=self.principal.scope, subject=self.principal.subject))
+            self._db = Db(session)
+        return self._db
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            from api.schema.loaders import Loaders
+
+            self._loaders = Loaders(self.db)
+        return self._loaders
+
+    # --- authorization: the decision is the authorizer's; the context only names the caller's role
+    def can(self, resource: str, action: str) -> bool:
+        return self.authorizer.allows(self.principal.role, resource, action)
+
+    def require(self, resource: str, action: str) -> None:
+        self.authorizer.require(self.principal.role, resource, action)
+
+    # --- audit trail
+    def audit(self, action: str, *, target_id: str | None, region_code: str, detail: str | None = None) -> None:
+        self.db.add(self._event(action, target_id, region_code, detail))
+
+    def _event(self, action: str, target_id: str | None, region_code: str, detail: str | None) -> AuditEvent:
+        return AuditEvent(
+            actor=self.principal.subject,
+            agency=self.principal.agency,
+            action=action,
+            target_id=target_id,
+            region_code=region_code,
+            request_id=self.request_id,
+            detail=detail,
+        )
+
+    def note_nik_read(self, worker_id: int, region_code: str) -> None:
+        self.nik_reads[worker_id] = region_code
+
+    async def finish(self, *, commit: bool) -> None:
+        """End the request's transaction, then write the NIK-read audit events (in their own transaction
+        when the request only read, so that a reader never has to upgrade its lock)."""
+        if self._db is not None:
+            session = self._db.session
+            if commit and self.writable:
+                await self._write_nik_reads(session)
+                await session.commit()
+            else:
+                await session.rollback()
+            await session.close()
+        if self.nik_reads:
+            session = AsyncSession(bind=writer_bind(self.engine), expire_on_commit=False)
+            session.info[STATEMENTS_KEY] = self.statements
+            async with session.begin():
+                await self._write_nik_reads(session)
+            await session.close()
+
+    async def _write_nik_reads(self, session: AsyncSession) -> None:
+        """One executemany INSERT for all the full NIKs this response shows, one event per worker."""
+        from api.ids import to_global_id
+
+        if not self.nik_reads:
+            return
+        rows = [
+            dict(
+                at=utcnow(),
+                actor=self.principal.subject,
+                agency=self.principal.agency,
+                action="worker.nik:read",
+                target_id=to_global_id("Worker", wid),
+                region_code=region,
+                request_id=self.request_id,
+            )
+            for wid, region in self.nik_reads.items()
+        ]
+        self.nik_reads = {}
+        await session.execute(insert(AuditEvent), rows)

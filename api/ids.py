@@ -1,0 +1,54 @@
+"""Relay global ids and cursors: opaque to clients, checked strictly when they come back."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from api.services.errors import Problem, Refused
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def _decode(value: str, prefix: str) -> tuple[str, int] | None:
+    try:
+        raw = base64.b64decode(value.encode("ascii"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    if prefix:
+        if not raw.startswith(prefix):
+            return None
+        raw = raw[len(prefix) :]
+    type_name, sep, pk = raw.partition(":")
+    if not sep or not pk.isdigit() or len(pk) > 18:
+        return None
+    return type_name, int(pk)
+
+
+def parse_global_id(value: str) -> tuple[str, int] | None:
+    """(type name, primary key), or None when the id is not one of ours."""
+    return _decode(value, "")
+
+
+def require_id(value: str, type_name: str, field: str) -> int:
+    """The primary key an input id names, or a refusal naming the field."""
+    parsed = parse_global_id(value)
+    if parsed is None or parsed[0] != type_name:
+        raise Refused(Problem("INVALID_ID", f"{field}: not a valid {type_name} id.", field))
+    return parsed[1]
+
+
+CURSOR_PREFIX = "cursor:"
+
+
+def to_cursor(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{CURSOR_PREFIX}{type_name}:{pk}".encode()).decode()
+
+
+def parse_cursor(value: str, type_name: str) -> int | None:
+    parsed = _decode(value, CURSOR_PREFIX)
+    if parsed is None or parsed[0] != type_name:
+        return None
+    return parsed[1]

@@ -1,0 +1,99 @@
+"""Per-request DataLoaders: one SQL statement per relation per level of the query, whatever the page size.
+
+Every loader runs an ORM select through the request's scoped session, so a row outside the principal's
+scope is simply absent from the batch (the loader answers None / []), exactly as on every other path.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import InstrumentedAttribute
+from strawberry.dataloader import DataLoader
+
+from api.context import Db
+from db.models import (
+    BillStatus,
+    City,
+    ContributionBill,
+    Enrollment,
+    FundingSource,
+    Kecamatan,
+    Kelurahan,
+    VerificationCheck,
+    Worker,
+)
+
+K = TypeVar("K", bound=Hashable)
+M = TypeVar("M")
+
+
+def _one(db: Db, model: type[M], column: InstrumentedAttribute[Any]) -> DataLoader[Any, M | None]:
+    async def load(keys: Sequence[Any]) -> list[M | None]:
+        rows = await db.scalars(select(model).where(column.in_(set(keys))))
+        by_key = {getattr(r, column.key): r for r in rows}
+        return [by_key.get(k) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _many(db: Db, model: type[M], column: InstrumentedAttribute[Any], order: Any) -> DataLoader[Any, list[M]]:
+    async def load(keys: Sequence[Any]) -> list[list[M]]:
+        rows = await db.scalars(select(model).where(column.in_(set(keys))).order_by(order))
+        grouped: dict[Any, list[M]] = defaultdict(list)
+        for r in rows:
+            grouped[getattr(r, column.key)].append(r)
+        return [grouped.get(k, []) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class FundingFigures:
+    __slots__ = ("billed", "paid")
+
+    def __init__(self, billed: int = 0, paid: int = 0) -> None:
+        self.billed = billed
+        self.paid = paid
+
+
+def _funding_figures(db: Db) -> DataLoader[int, FundingFigures]:
+    async def load(keys: Sequence[int]) -> list[FundingFigures]:
+        paid = func.sum(case((ContributionBill.status == BillStatus.PAID, ContributionBill.paid_amount), else_=0))
+        stmt = (
+            select(ContributionBill.funding_source_id, func.sum(ContributionBill.amount), paid)
+            .where(ContributionBill.funding_source_id.in_(set(keys)))
+            .group_by(ContributionBill.funding_source_id)
+        )
+        figures = {sid: FundingFigures(int(b or 0), int(p or 0)) for sid, b, p in (await db.execute(stmt)).all()}
+        return [figures.get(k, FundingFigures()) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    def __init__(self, db: Db) -> None:
+        self.city_by_id = _one(db, City, City.id)
+        self.city_by_code = _one(db, City, City.code)
+        self.kecamatan_by_id = _one(db, Kecamatan, Kecamatan.id)
+        self.kecamatan_by_code = _one(db, Kecamatan, Kecamatan.code)
+        self.kecamatan_by_city = _many(db, Kecamatan, Kecamatan.city_code, Kecamatan.code)
+        self.kelurahan_by_id = _one(db, Kelurahan, Kelurahan.id)
+        self.kelurahan_by_code = _one(db, Kelurahan, Kelurahan.code)
+        self.kelurahan_by_kecamatan = _many(db, Kelurahan, Kelurahan.kecamatan_code, Kelurahan.code)
+        self.worker_by_id = _one(db, Worker, Worker.id)
+        self.enrollment_by_id = _one(db, Enrollment, Enrollment.id)
+        self.enrollments_by_worker = _many(db, Enrollment, Enrollment.worker_id, Enrollment.id)
+        self.checks_by_enrollment = _many(db, VerificationCheck, VerificationCheck.enrollment_id, VerificationCheck.id)
+        self.funding_source_by_id = _one(db, FundingSource, FundingSource.id)
+        self.bill_by_id = _one(db, ContributionBill, ContributionBill.id)
+        self.funding_figures = _funding_figures(db)
+
+    def prime(self, loader: DataLoader[Any, Any], key: Any, value: Any) -> None:
+        loader.clear(key)
+        loader.prime(key, value)
+
+
+Loader = Callable[[Any], Awaitable[Any]]

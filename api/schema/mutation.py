@@ -1,0 +1,206 @@
+"""The Mutation root. Each mutation is one unit: it runs in its own savepoint, and a refusal (UserErrors) or
+an error (FORBIDDEN, unexpected) rolls that savepoint back, so a failed mutation changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+
+from api.ids import require_id
+from api.schema import types as t
+from api.schema.inputs import (
+    BillPaymentInput,
+    FundingAllocationInput,
+    IssueContributionBillInput,
+    ProposeEnrollmentInput,
+    RegisterWorkerInput,
+    TerminateEnrollmentInput,
+    UpdateWorkerInput,
+    VerificationResultInput,
+)
+from api.schema.payloads import (
+    ContributionBillPayload,
+    EnrollmentPayload,
+    FundingSourcePayload,
+    UserError,
+    VerificationOutcome,
+    VerifyEnrollmentsPayload,
+    WorkerPayload,
+)
+from api.services import enrollments, funding, workers
+from api.services.errors import Problem, Refused
+from db.models import RejectionReason, TerminationReason, VerificationCheckKind
+
+Info = t.Info
+R = TypeVar("R")
+MAX_BATCH = 1000
+
+
+async def unit(info: Info, work: Callable[[], Awaitable[R]]) -> tuple[R | None, list[Problem]]:
+    """Run ``work`` in a savepoint: its result, or the problems that made it roll back."""
+    try:
+        async with info.context.db.savepoint():
+            return await work(), []
+    except Refused as refused:
+        return None, refused.problems
+
+
+def errors(problems: list[Problem]) -> list[UserError]:
+    return [UserError.of(p) for p in problems]
+
+
+def _unset(value: Any) -> bool:
+    return value is None or value is strawberry.UNSET
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def register_worker(self, info: Info, input: RegisterWorkerInput) -> WorkerPayload:
+        today = funding.local_today()
+
+        async def work() -> tuple[Any, list[Problem]]:
+            return await workers.register(
+                info.context,
+                nik=input.nik,
+                full_name=input.full_name,
+                birth_date=input.birth_date,
+                sex=input.sex,
+                occupation=input.occupation,
+                monthly_income=int(input.monthly_income),
+                kelurahan_code=input.kelurahan_code,
+                phone=input.phone,
+                address=input.address,
+                family_card_number=input.family_card_number,
+                idempotency_key=input.idempotency_key,
+                today=today,
+            )
+
+        result, problems = await unit(info, work)
+        if result is None:
+            return WorkerPayload(worker=None, errors=errors(problems))
+        worker, warnings = result
+        return WorkerPayload(worker=t.Worker.of(worker), errors=[], warnings=errors(warnings))
+
+    @strawberry.mutation
+    async def update_worker(self, info: Info, input: UpdateWorkerInput) -> WorkerPayload:
+        async def work() -> Any:
+            changes = {
+                name: getattr(input, name)
+                for name in ("full_name", "occupation", "monthly_income", "kelurahan_code", "phone", "address")
+                if not _unset(getattr(input, name))
+            }
+            if "monthly_income" in changes:
+                changes["monthly_income"] = int(changes["monthly_income"])
+            return await workers.update(info.context, require_id(input.id, "Worker", "id"), changes)
+
+        row, problems = await unit(info, work)
+        return WorkerPayload(worker=t.Worker.of(row) if row else None, errors=errors(problems))
+
+    @strawberry.mutation
+    async def propose_enrollment(self, info: Info, input: ProposeEnrollmentInput) -> EnrollmentPayload:
+
+        async def work() -> Any:
+            return await enrollments.propose(
+                info.context,
+                worker_id=require_id(input.worker_id, "Worker", "workerId"),
+                source_code=input.funding_source_code,
+                programmes=[p.value for p in input.programmes],
+                today=funding.local_today(),
+            )
+
+        row, problems = await unit(info, work)
+        return EnrollmentPayload(enrollment=t.Enrollment.of(row) if row else None, errors=errors(problems))
+
+    @strawberry.mutation(description="BPJSTK records its checks, many at once; each item succeeds or fails alone.")
+    async def verify_enrollments(self, info: Info, input: list[VerificationResultInput]) -> VerifyEnrollmentsPayload:
+        if len(input) > MAX_BATCH:
+            problem = Problem("BATCH_TOO_LARGE", f"input: at most {MAX_BATCH} items per request.", "input")
+            return VerifyEnrollmentsPayload(
+                outcomes=[
+                    VerificationOutcome(enrollment_id=item.enrollment_id, enrollment=None, errors=errors([problem]))
+                    for item in input
+                ]
+            )
+        today = funding.local_today()
+        outcomes = []
+        for item in input:
+
+            async def work(item: VerificationResultInput = item) -> Any:
+                return await enrollments.verify(
+                    info.context,
+                    enrollment_id=require_id(item.enrollment_id, "Enrollment", "enrollmentId"),
+                    approved=item.approved,
+                    membership_number=item.membership_number,
+                    coverage_start=item.coverage_start,
+                    rejection_reason=RejectionReason(item.rejection_reason.value) if item.rejection_reason else None,
+                    checks=[(VerificationCheckKind(c.kind.value), c.passed, c.note) for c in item.checks or []],
+                    today=today,
+                )
+
+            row, problems = await unit(info, work)
+            outcomes.append(
+                VerificationOutcome(
+                    enrollment_id=item.enrollment_id,
+                    enrollment=t.Enrollment.of(row) if row else None,
+                    errors=errors(problems),
+                )
+            )
+        return VerifyEnrollmentsPayload(outcomes=outcomes)
+
+    @strawberry.mutation
+    async def terminate_enrollment(self, info: Info, input: TerminateEnrollmentInput) -> EnrollmentPayload:
+
+        async def work() -> Any:
+            return await enrollments.terminate(
+                info.context,
+                enrollment_id=require_id(input.enrollment_id, "Enrollment", "enrollmentId"),
+                reason=TerminationReason(input.reason.value),
+                effective=input.effective_date,
+            )
+
+        row, problems = await unit(info, work)
+        return EnrollmentPayload(enrollment=t.Enrollment.of(row) if row else None, errors=errors(problems))
+
+    @strawberry.mutation
+    async def record_funding_allocation(self, info: Info, input: FundingAllocationInput) -> FundingSourcePayload:
+
+        async def work() -> Any:
+            return await funding.allocate(
+                info.context,
+                code=input.code,
+                name=input.name,
+                fiscal_year=input.fiscal_year,
+                allocated=int(input.allocated),
+                legal_basis=input.legal_basis,
+                coverage_start=input.coverage_start,
+                coverage_end=input.coverage_end,
+            )
+
+        row, problems = await unit(info, work)
+        return FundingSourcePayload(funding_source=t.FundingSource.of(row) if row else None, errors=errors(problems))
+
+    @strawberry.mutation
+    async def issue_contribution_bill(self, info: Info, input: IssueContributionBillInput) -> ContributionBillPayload:
+
+        async def work() -> Any:
+            return await funding.issue_bill(info.context, source_code=input.funding_source_code, period=input.period)
+
+        row, problems = await unit(info, work)
+        return ContributionBillPayload(bill=t.ContributionBill.of(row) if row else None, errors=errors(problems))
+
+    @strawberry.mutation
+    async def record_bill_payment(self, info: Info, input: BillPaymentInput) -> ContributionBillPayload:
+
+        async def work() -> Any:
+            return await funding.pay_bill(
+                info.context,
+                bill_id=require_id(input.bill_id, "ContributionBill", "billId"),
+                paid_at=input.paid_at,
+                amount=int(input.amount),
+            )
+
+        row, problems = await unit(info, work)
+        return ContributionBillPayload(bill=t.ContributionBill.of(row) if row else None, errors=errors(problems))

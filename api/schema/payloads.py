@@ -1,0 +1,59 @@
+"""Mutation payloads: the changed object, or the UserErrors that explain why nothing changed."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.schema.types import ContributionBill, Enrollment, FundingSource, Worker
+from api.services.errors import Problem
+
+
+@strawberry.type(description="A rule the input broke, or a state that forbids the change: returned, not thrown.")
+class UserError:
+    code: str
+    field: str | None
+    message: str
+
+    @classmethod
+    def of(cls, p: Problem) -> UserError:
+        return cls(code=p.code, field=p.field, message=p.message)
+
+
+@strawberry.type
+class WorkerPayload:
+    worker: Worker | None
+    errors: list[UserError]
+    warnings: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="Soft mismatches (NIK digits vs declared birth date or sex) for BPJSTK to look at.",
+    )
+
+
+@strawberry.type
+class EnrollmentPayload:
+    enrollment: Enrollment | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class VerificationOutcome:
+    enrollment_id: strawberry.ID
+    enrollment: Enrollment | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class VerifyEnrollmentsPayload:
+    outcomes: list[VerificationOutcome]
+
+
+@strawberry.type
+class FundingSourcePayload:
+    funding_source: FundingSource | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class ContributionBillPayload:
+    bill: ContributionBill | None
+    errors: list[UserError]

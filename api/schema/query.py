@@ -1,0 +1,212 @@
+"""The Query root: thin resolvers that convert arguments, call a service and wrap rows in types."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from sqlalchemy import select
+
+from api.ids import parse_global_id
+from api.schema import types as t
+from api.schema.enums import Agency
+from api.schema.inputs import EnrollmentFilter, WorkerFilter
+from api.schema.pagination import Connection, PageArgs, empty_connection, paginate
+from api.schema.summary import (
+    KelurahanSummary,
+    OccupationSummary,
+    ProgrammeSummary,
+    active,
+    proposed,
+)
+from api.services import audit, enrollments, funding, summary, workers
+from db import models
+from db.models import EnrollmentStatus
+
+Info = t.Info
+
+# The types `node(id:)` can fetch, each through its scoped loader.
+NODE_LOADERS: dict[str, tuple[str, Callable[[Any], t.Node]]] = {
+    "City": ("city_by_id", t.City.of),
+    "Kecamatan": ("kecamatan_by_id", t.Kecamatan.of),
+    "Kelurahan": ("kelurahan_by_id", t.Kelurahan.of),
+    "Worker": ("worker_by_id", t.Worker.of),
+    "Enrollment": ("enrollment_by_id", t.Enrollment.of),
+    "FundingSource": ("funding_source_by_id", t.FundingSource.of),
+    "ContributionBill": ("bill_by_id", t.ContributionBill.of),
+}
+
+
+async def list_workers(
+    info: Info, filter: WorkerFilter | None, page: PageArgs, *, kelurahan_code: str | None = None
+) -> Connection[t.Worker]:
+    f = filter or WorkerFilter()
+    stmt = workers.workers_query(
+        kelurahan_code=kelurahan_code or f.kelurahan_code,
+        kecamatan_code=f.kecamatan_code,
+        occupation=f.occupation,
+        enrollment_status=f.enrollment_status,
+        name_contains=f.name_contains,
+    )
+    if kelurahan_code and f.kelurahan_code and f.kelurahan_code != kelurahan_code:
+        return empty_connection()
+    return await paginate(info.context, stmt, models.Worker.id, "Worker", page, t.Worker.of)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Fetch any object by its global id; objects outside your scope answer null.")
+    async def node(self, info: Info, id: strawberry.ID) -> t.Node | None:
+        parsed = parse_global_id(id)
+        if parsed is None:
+            return None
+        type_name, pk = parsed
+        if type_name == "AuditEvent":
+            stmt = audit.events_query(info.context)
+            rows = await info.context.db.scalars(stmt.where(models.AuditEvent.id == pk)) if stmt is not None else []
+            return t.AuditEvent.of(rows[0]) if rows else None
+        if type_name not in NODE_LOADERS:
+            return None
+        loader_name, wrap = NODE_LOADERS[type_name]
+        if type_name in ("FundingSource", "ContributionBill") and not info.context.can("funding", "read"):
+            return None
+        row = await getattr(info.context.loaders, loader_name).load(pk)
+        return wrap(row) if row is not None else None
+
+    @strawberry.field(description="Who the caller is, and what it may do.")
+    def viewer(self, info: Info) -> t.Viewer:
+        ctx = info.context
+        p = ctx.principal
+        return t.Viewer(
+            subject=p.subject,
+            agency=Agency(p.agency),
+            roles=[p.role],
+            scope=list(p.scope),
+            permissions=[str(perm) for perm in ctx.authorizer.permissions_of(p.role)],
+        )
+
+    @strawberry.field
+    async def cities(self, info: Info) -> list[t.City]:
+        return [t.City.of(c) for c in await info.context.db.scalars(select(models.City).order_by(models.City.code))]
+
+    @strawberry.field
+    async def kelurahan(self, info: Info, code: str) -> t.Kelurahan | None:
+        row = await info.context.loaders.kelurahan_by_code.load(code)
+        return t.Kelurahan.of(row) if row is not None else None
+
+    @strawberry.field
+    async def workers(
+        self,
+        info: Info,
+        filter: WorkerFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[t.Worker]:
+        return await list_workers(info, filter, PageArgs(first, after, last, before))
+
+    @strawberry.field(description="A worker by full NIK; null when absent or outside your scope.")
+    async def worker_by_nik(self, info: Info, nik: str) -> t.Worker | None:
+        row = await workers.by_nik(info.context, nik)
+        return t.Worker.of(row) if row is not None else None
+
+    @strawberry.field
+    async def enrollments(
+        self,
+        info: Info,
+        filter: EnrollmentFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[t.Enrollment]:
+        f = filter or EnrollmentFilter()
+        stmt = enrollments.enrollments_query(
+            status=EnrollmentStatus(f.status.value) if f.status else None,
+            kelurahan_code=f.kelurahan_code,
+            source_code=f.funding_source_code,
+        )
+        return await paginate(
+            info.context,
+            stmt,
+            models.Enrollment.id,
+            "Enrollment",
+            PageArgs(first, after, last, before),
+            t.Enrollment.of,
+        )
+
+    @strawberry.field
+    async def funding_sources(self, info: Info, fiscal_year: int | None = None) -> list[t.FundingSource]:
+        stmt = funding.sources_query(info.context, fiscal_year)
+        return [t.FundingSource.of(r) for r in await info.context.db.scalars(stmt)] if stmt is not None else []
+
+    @strawberry.field
+    async def contribution_bills(
+        self,
+        info: Info,
+        fiscal_year: int | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[t.ContributionBill]:
+        stmt = funding.bills_query(info.context, fiscal_year)
+        if stmt is None:
+            return empty_connection()
+        return await paginate(
+            info.context,
+            stmt,
+            models.ContributionBill.id,
+            "ContributionBill",
+            PageArgs(first, after, last, before),
+            t.ContributionBill.of,
+        )
+
+    @strawberry.field(description="Dashboard figures over the viewer's own scope.")
+    async def programme_summary(self, info: Info, fiscal_year: int | None = None) -> ProgrammeSummary:
+        s = await summary.programme_summary(info.context, fiscal_year)
+        sources = funding.sources_query(info.context, fiscal_year)
+        funding_rows = await info.context.db.scalars(sources) if sources is not None else None
+        return ProgrammeSummary(
+            workers=s.total.workers,
+            active_enrollments=active(s.total),
+            proposed_enrollments=proposed(s.total),
+            rejected_enrollments=s.total.by_status[EnrollmentStatus.REJECTED],
+            by_kelurahan=[
+                KelurahanSummary(
+                    kelurahan=t.Kelurahan.of(k),
+                    workers=n.workers,
+                    active_enrollments=active(n),
+                    proposed_enrollments=proposed(n),
+                )
+                for k, n in s.kelurahan
+            ],
+            by_occupation=[
+                OccupationSummary(occupation=o, workers=n.workers, active_enrollments=active(n))
+                for o, n in s.occupations
+            ],
+            funding=[t.FundingSource.of(r) for r in funding_rows] if funding_rows is not None else None,
+        )
+
+    @strawberry.field(description="The audit trail, oldest first (use last: for the newest).")
+    async def audit_events(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[t.AuditEvent]:
+        stmt = audit.events_query(info.context)
+        if stmt is None:
+            return empty_connection()
+        return await paginate(
+            info.context,
+            stmt,
+            models.AuditEvent.id,
+            "AuditEvent",
+            PageArgs(first, after, last, before),
+            t.AuditEvent.of,
+        )

@@ -1,0 +1,256 @@
+"""The enrollment lifecycle: proposal by Pemkot or a kelurahan, verification by BPJSTK, termination.
+
+Transitions (one table, checked in one place):
+PROPOSED -> ACTIVE | REJECTED; ACTIVE -> LAPSED | TERMINATED; LAPSED -> ACTIVE | TERMINATED.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from sqlalchemy import Select, exists, select, update
+from sqlalchemy.exc import IntegrityError
+
+from api.context import Context
+from api.ids import to_global_id
+from api.services.contributions import monthly_contribution
+from api.services.errors import Problem, Refused, not_found
+from api.services.funding import source_by_code
+from api.services.workers import visible_worker
+from db.base import utcnow
+from db.models import (
+    OPEN_STATUSES,
+    Enrollment,
+    EnrollmentStatus,
+    FundingSource,
+    RejectionReason,
+    TerminationReason,
+    VerificationCheck,
+    VerificationCheckKind,
+    Worker,
+)
+
+S = EnrollmentStatus
+TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
+    S.PROPOSED: frozenset({S.ACTIVE, S.REJECTED}),
+    S.ACTIVE: frozenset({S.LAPSED, S.TERMINATED}),
+    S.LAPSED: frozenset({S.ACTIVE, S.TERMINATED}),
+    S.REJECTED: frozenset(),
+    S.TERMINATED: frozenset(),
+}
+# Programmes a city scheme pays for (JHT, old-age savings, is the worker's own).
+FUNDED_PROGRAMMES = frozenset({"JKK", "JKM"})
+
+
+def check_transition(current: EnrollmentStatus, target: EnrollmentStatus, field: str) -> None:
+    if target not in TRANSITIONS[current]:
+        raise Refused(
+            Problem(
+                "INVALID_TRANSITION",
+                f"{field}: the enrollment is {current.value}; it cannot become {target.value}.",
+                field,
+            )
+        )
+
+
+def enrollments_query(
+    *, status: EnrollmentStatus | None = None, kelurahan_code: str | None = None, source_code: str | None = None
+) -> Select[tuple[Enrollment]]:
+    stmt = select(Enrollment)
+    if status is not None:
+        stmt = stmt.where(Enrollment.status == status)
+    if kelurahan_code is not None:
+        stmt = stmt.where(exists().where(Worker.id == Enrollment.worker_id, Worker.kelurahan_code == kelurahan_code))
+    if source_code is not None:
+        stmt = stmt.where(
+            exists().where(FundingSource.id == Enrollment.funding_source_id, FundingSource.code == source_code)
+        )
+    return stmt
+
+
+async def visible_enrollment(ctx: Context, enrollment_id: int, field: str) -> Enrollment:
+    enrollment = await ctx.loaders.enrollment_by_id.load(enrollment_id)
+    if enrollment is None:
+        raise Refused(not_found(field, "enrollment"))
+    return enrollment
+
+
+def age_on(birth_date: date, day: date) -> int:
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def next_month_start(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+async def propose(ctx: Context, *, worker_id: int, source_code: str, programmes: list[str], today: date) -> Enrollment:
+    ctx.require("enrollment", "propose")
+    worker = await visible_worker(ctx, worker_id, "workerId")
+    if not programmes or not set(programmes) <= FUNDED_PROGRAMMES:
+        raise Refused(
+            Problem("PROGRAMME_NOT_FUNDED", "programmes: the city funds JKK and JKM only (at least one).", "programmes")
+        )
+    source = await source_by_code(ctx, source_code, "fundingSourceCode")
+    start = max(next_month_start(today), source.coverage_start or next_month_start(today))
+    if source.coverage_end is not None and start > source.coverage_end:
+        raise Refused(
+            Problem("SOURCE_CLOSED", "fundingSourceCode: the source's coverage period has ended.", "fundingSourceCode")
+        )
+    age = age_on(worker.birth_date, start)
+    if not ctx.settings.min_age <= age <= ctx.settings.max_age:
+        raise Refused(
+            Problem(
+                "AGE_OUT_OF_RANGE",
+                f"workerId: aged {age} at coverage start; the programme covers "
+                f"{ctx.settings.min_age}-{ctx.settings.max_age}.",
+                "workerId",
+            )
+        )
+    if (await ctx.loaders.enrollments_by_worker.load(worker.id)) and any(
+        e.status in OPEN_STATUSES for e in await ctx.loaders.enrollments_by_worker.load(worker.id)
+    ):
+        raise _duplicate_proposal()
+    enrollment = Enrollment(
+        worker_id=worker.id,
+        funding_source_id=source.id,
+        status=S.PROPOSED,
+        programmes=",".join(p for p in ("JKK", "JKM", "JHT") if p in programmes),
+        monthly_contribution=monthly_contribution(source.funded_monthly_income, start),
+        proposed_by=ctx.principal.subject,
+    )
+    ctx.db.add(enrollment)
+    try:
+        await ctx.db.flush()
+    except IntegrityError as exc:  # a concurrent proposal for the same worker won the unique index
+        raise _duplicate_proposal() from exc
+    ctx.loaders.enrollments_by_worker.clear(worker.id)
+    ctx.audit(
+        "enrollment:propose",
+        target_id=to_global_id("Enrollment", enrollment.id),
+        region_code=worker.kelurahan_code,
+        detail=f"worker={to_global_id('Worker', worker.id)};source={source_code}",
+    )
+    return enrollment
+
+
+def _duplicate_proposal() -> Refused:
+    return Refused(
+        Problem(
+            "DUPLICATE_PROPOSAL",
+            "workerId: the worker already has a proposed, active or lapsed enrollment.",
+            "workerId",
+        )
+    )
+
+
+async def verify(
+    ctx: Context,
+    *,
+    enrollment_id: int,
+    approved: bool,
+    membership_number: str | None,
+    coverage_start: date | None,
+    rejection_reason: RejectionReason | None,
+    checks: list[tuple[VerificationCheckKind, bool, str | None]],
+    today: date,
+) -> Enrollment:
+    """Record BPJSTK's outcome for one proposal. Resubmitting the same outcome changes nothing."""
+    ctx.require("enrollment", "verify")
+    enrollment = await visible_enrollment(ctx, enrollment_id, "enrollmentId")
+    target = S.ACTIVE if approved else S.REJECTED
+    if (
+        enrollment.status == target
+        and enrollment.verified_at is not None
+        and (
+            enrollment.membership_number == membership_number
+            if approved
+            else enrollment.rejection_reason == rejection_reason
+        )
+    ):
+        return enrollment  # the same result submitted again
+    check_transition(enrollment.status, target, "enrollmentId")
+    if approved:
+        if membership_number is None or not re.fullmatch(ctx.settings.membership_number_pattern, membership_number):
+            raise Refused(
+                Problem(
+                    "INVALID_MEMBERSHIP_NUMBER",
+                    f"membershipNumber: required when approved, matching {ctx.settings.membership_number_pattern}.",
+                    "membershipNumber",
+                )
+            )
+        source = await ctx.loaders.funding_source_by_id.load(enrollment.funding_source_id)
+        assert source is not None
+        start = coverage_start or max(next_month_start(today), source.coverage_start or today)
+        if start.day != 1:
+            raise Refused(
+                Problem("INVALID_DATE", "coverageStart: coverage starts on the first of a month.", "coverageStart")
+            )
+        if source.coverage_end is not None and start > source.coverage_end:
+            raise Refused(
+                Problem("INVALID_DATE", "coverageStart: after the funding source's coverage end.", "coverageStart")
+            )
+        values = dict(
+            status=S.ACTIVE, membership_number=membership_number, coverage_start=start, coverage_end=source.coverage_end
+        )
+    else:
+        if rejection_reason is None:
+            raise Refused(Problem("REQUIRED", "rejectionReason: required when not approved.", "rejectionReason"))
+        values = dict(status=S.REJECTED, rejection_reason=rejection_reason)
+    for _kind, _passed, note in checks:
+        if note is not None and len(note) > 500:
+            raise Refused(Problem("TOO_LONG", "checks.note: at most 500 characters.", "checks"))
+    # Conditional on the state we read: of two concurrent verifications of one proposal, one wins.
+    try:
+        result = await ctx.db.execute(
+            update(Enrollment)
+            .where(Enrollment.id == enrollment.id, Enrollment.status == S.PROPOSED)
+            .values(verified_at=utcnow(), verified_by=ctx.principal.subject, **values)
+            .execution_options(synchronize_session="fetch")
+        )
+    except IntegrityError as exc:
+        raise Refused(
+            Problem(
+                "DUPLICATE_MEMBERSHIP_NUMBER", "membershipNumber: already held by another member.", "membershipNumber"
+            )
+        ) from exc
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Refused(
+            Problem("INVALID_TRANSITION", "enrollmentId: verified by someone else meanwhile.", "enrollmentId")
+        )
+    for kind, passed, note in checks:
+        ctx.db.add(VerificationCheck(enrollment_id=enrollment.id, kind=kind, passed=passed, note=note))
+    await ctx.db.flush()
+    ctx.loaders.checks_by_enrollment.clear(enrollment.id)
+    worker = await visible_worker(ctx, enrollment.worker_id)
+    ctx.audit(
+        "enrollment:verify",
+        target_id=to_global_id("Enrollment", enrollment.id),
+        region_code=worker.kelurahan_code,
+        detail=f"approved={approved}",
+    )
+    return enrollment
+
+
+async def terminate(ctx: Context, *, enrollment_id: int, reason: TerminationReason, effective: date) -> Enrollment:
+    ctx.require("enrollment", "terminate")
+    enrollment = await visible_enrollment(ctx, enrollment_id, "enrollmentId")
+    if (
+        enrollment.status == S.TERMINATED
+        and enrollment.termination_reason == reason
+        and enrollment.terminated_on == effective
+    ):
+        return enrollment
+    check_transition(enrollment.status, S.TERMINATED, "enrollmentId")
+    if enrollment.coverage_start is not None and effective < enrollment.coverage_start:
+        raise Refused(Problem("INVALID_DATE", "effectiveDate: before the coverage started.", "effectiveDate"))
+    enrollment.status, enrollment.termination_reason, enrollment.terminated_on = S.TERMINATED, reason, effective
+    await ctx.db.flush()
+    worker = await visible_worker(ctx, enrollment.worker_id)
+    ctx.audit(
+        "enrollment:terminate",
+        target_id=to_global_id("Enrollment", enrollment.id),
+        region_code=worker.kelurahan_code,
+        detail=f"reason={reason.value};effective={effective}",
+    )
+    return enrollment

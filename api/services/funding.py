@@ -1,0 +1,233 @@
+"""Funding sources and contribution bills: allocations, monthly bills, payments, realisation figures."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, or_, select
+
+from api.context import Context
+from api.ids import to_global_id
+from api.services import validation
+from api.services.errors import Problem, Refused, not_found
+from db.models import BillStatus, ContributionBill, Enrollment, EnrollmentStatus, FundingSource
+
+# Dates of the programme are Kota Pasuruan's dates (WIB), whatever the server's clock zone.
+LOCAL_TZ = ZoneInfo("Asia/Jakarta")
+_SOURCE_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,39}")
+_PERIOD = re.compile(r"(\d{4})-(\d{2})")
+DUE_DAY = 15
+
+
+def local_today() -> date:
+    return datetime.now(LOCAL_TZ).date()
+
+
+def remaining(allocated: int, billed: int) -> int:
+    """What is still free to commit: an issued bill is an obligation, paid or not."""
+    return allocated - billed
+
+
+def due_date(period_start: date) -> date:
+    """The 15th of the month covered, moved to Monday when it falls on a weekend."""
+    due = period_start.replace(day=DUE_DAY)
+    while due.weekday() >= 5:
+        due += timedelta(days=1)
+    return due
+
+
+def is_overdue(bill: ContributionBill, today: date | None = None) -> bool:
+    return bill.status == BillStatus.ISSUED and (today or local_today()) > bill.due_date
+
+
+def sources_query(ctx: Context, fiscal_year: int | None) -> Select[tuple[FundingSource]] | None:
+    if not ctx.can("funding", "read"):
+        return None
+    stmt = select(FundingSource).order_by(FundingSource.fiscal_year, FundingSource.code)
+    return stmt.where(FundingSource.fiscal_year == fiscal_year) if fiscal_year is not None else stmt
+
+
+def bills_query(ctx: Context, fiscal_year: int | None) -> Select[tuple[ContributionBill]] | None:
+    if not ctx.can("funding", "read"):
+        return None
+    stmt = select(ContributionBill)
+    if fiscal_year is not None:
+        stmt = stmt.where(ContributionBill.period.startswith(f"{fiscal_year:04d}-"))
+    return stmt
+
+
+async def source_by_code(ctx: Context, code: str, field: str) -> FundingSource:
+    rows = await ctx.db.scalars(select(FundingSource).where(FundingSource.code == code))
+    if not rows:
+        raise Refused(Problem("NOT_FOUND", f"{field}: no funding source {code!r} is visible to you.", field))
+    return rows[0]
+
+
+def _city_of(ctx: Context) -> str:
+    cities = {c[:4] for c in ctx.principal.scope if len(c) >= 4}
+    if len(cities) != 1:
+        raise Refused(Problem("OUT_OF_SCOPE", "Funding is allocated by one city: your scope names none.", None))
+    return cities.pop()
+
+
+async def allocate(
+    ctx: Context,
+    *,
+    code: str,
+    name: str,
+    fiscal_year: int,
+    allocated: int,
+    legal_basis: str | None,
+    coverage_start: date | None,
+    coverage_end: date | None,
+) -> FundingSource:
+    """Create a funding source, or revise one (e.g. an APBD amendment); never below what is already billed."""
+    ctx.require("funding", "allocate")
+    problems: list[Problem] = []
+    if not _SOURCE_CODE.fullmatch(code):
+        problems.append(Problem("INVALID_CODE", "code: 2-40 capitals, digits and dashes, e.g. DBHCHT-2025.", "code"))
+    problems += validation.text(name, "name", max_length=200)
+    if legal_basis is not None:
+        problems += validation.text(legal_basis, "legalBasis", max_length=200, required=False)
+    if not 2000 <= fiscal_year <= 2100:
+        problems.append(Problem("OUT_OF_RANGE", "fiscalYear: between 2000 and 2100.", "fiscalYear"))
+    if allocated <= 0:
+        problems.append(Problem("OUT_OF_RANGE", "allocated: must be more than zero.", "allocated"))
+    if (coverage_start is None) != (coverage_end is None):
+        problems.append(Problem("REQUIRED", "coverageEnd: give both ends of the coverage or neither.", "coverageEnd"))
+    elif coverage_start is not None and coverage_end is not None:
+        if coverage_start > coverage_end:
+            problems.append(Problem("INVALID_PERIOD", "coverageEnd: must not be before coverageStart.", "coverageEnd"))
+        if coverage_start.year != fiscal_year or coverage_end.year != fiscal_year:
+            problems.append(
+                Problem("INVALID_PERIOD", "coverageStart: coverage lies within the fiscal year.", "coverageStart")
+            )
+        if coverage_start.day != 1:
+            problems.append(
+                Problem("INVALID_PERIOD", "coverageStart: coverage starts on the first of a month.", "coverageStart")
+            )
+    if problems:
+        raise Refused(*problems)
+    city = _city_of(ctx)
+    rows = await ctx.db.scalars(select(FundingSource).where(FundingSource.code == code))
+    source = rows[0] if rows else None
+    if source is None:
+        source = FundingSource(code=code, region_code=city)
+        ctx.db.add(source)
+        action_detail = "created"
+    else:
+        billed = (await ctx.loaders.funding_figures.load(source.id)).billed
+        if allocated < billed:
+            raise Refused(
+                Problem("BELOW_BILLED", f"allocated: cannot go below the Rp{billed} already billed.", "allocated")
+            )
+        action_detail = f"revised from {source.allocated}"
+    source.name, source.fiscal_year, source.allocated = name.strip(), fiscal_year, allocated
+    source.legal_basis, source.coverage_start, source.coverage_end = legal_basis, coverage_start, coverage_end
+    await ctx.db.flush()
+    ctx.audit(
+        "funding:allocate",
+        target_id=to_global_id("FundingSource", source.id),
+        region_code=source.region_code,
+        detail=f"code={code};allocated={allocated};{action_detail}",
+    )
+    return source
+
+
+def _period_bounds(period: str) -> tuple[date, date] | None:
+    m = _PERIOD.fullmatch(period)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        return None
+    start = date(int(m.group(1)), int(m.group(2)), 1)
+    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return start, end
+
+
+async def issue_bill(ctx: Context, *, source_code: str, period: str) -> ContributionBill:
+    """Bill one month of a source: the members active in that month, at their contributions."""
+    ctx.require("bill", "issue")
+    bounds = _period_bounds(period)
+    if bounds is None:
+        raise Refused(Problem("INVALID_PERIOD", "period: a month as YYYY-MM, e.g. 2025-04.", "period"))
+    start, end = bounds
+    source = await source_by_code(ctx, source_code, "fundingSourceCode")
+    if not any(source.region_code.startswith(c) for c in ctx.principal.scope):
+        # A bill counts every member of the source: only an issuer who sees the whole city may issue it.
+        raise Refused(
+            Problem(
+                "OUT_OF_SCOPE",
+                "fundingSourceCode: the source's members lie partly outside your scope.",
+                "fundingSourceCode",
+            )
+        )
+    if source.coverage_start and source.coverage_end and not (source.coverage_start <= start <= source.coverage_end):
+        raise Refused(Problem("OUTSIDE_COVERAGE", "period: outside the source's coverage period.", "period"))
+    existing = await ctx.db.scalars(
+        select(ContributionBill).where(
+            ContributionBill.funding_source_id == source.id, ContributionBill.period == period
+        )
+    )
+    if existing:
+        raise Refused(Problem("ALREADY_BILLED", f"period: {period} is already billed for {source_code}.", "period"))
+    # Members covered in that month: active now, or terminated during or after it.
+    covered = (
+        Enrollment.funding_source_id == source.id,
+        Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.TERMINATED]),
+        Enrollment.coverage_start <= end,
+        Enrollment.coverage_end >= start,
+        or_(Enrollment.terminated_on.is_(None), Enrollment.terminated_on >= start),
+    )
+    count, amount = (
+        await ctx.db.execute(
+            select(func.count(Enrollment.id), func.coalesce(func.sum(Enrollment.monthly_contribution), 0)).where(
+                *covered
+            )
+        )
+    ).one()
+    bill = ContributionBill(
+        funding_source_id=source.id,
+        period=period,
+        participants=int(count),
+        amount=int(amount),
+        status=BillStatus.ISSUED,
+        due_date=due_date(start),
+        issued_by=ctx.principal.subject,
+    )
+    ctx.db.add(bill)
+    await ctx.db.flush()
+    ctx.audit(
+        "bill:issue",
+        target_id=to_global_id("ContributionBill", bill.id),
+        region_code=source.region_code,
+        detail=f"source={source_code};period={period};participants={count};amount={amount}",
+    )
+    return bill
+
+
+async def pay_bill(ctx: Context, *, bill_id: int, paid_at: datetime, amount: int) -> ContributionBill:
+    ctx.require("bill", "pay")
+    bill = await ctx.loaders.bill_by_id.load(bill_id)
+    if bill is None:
+        raise Refused(not_found("billId", "contribution bill"))
+    if paid_at.tzinfo is None:
+        raise Refused(Problem("INVALID_DATE", "paidAt: give a time zone, e.g. 2025-05-10T09:00:00+07:00.", "paidAt"))
+    if paid_at > datetime.now(LOCAL_TZ) + timedelta(minutes=5):
+        raise Refused(Problem("INVALID_DATE", "paidAt: a payment cannot be recorded in the future.", "paidAt"))
+    if bill.status == BillStatus.PAID:
+        if bill.paid_amount == amount and bill.paid_at == paid_at:
+            return bill  # the same payment recorded again: nothing to do twice
+        raise Refused(Problem("ALREADY_PAID", "billId: this bill is already paid.", "billId"))
+    if amount != bill.amount:
+        raise Refused(Problem("AMOUNT_MISMATCH", f"amount: must equal the bill's amount, Rp{bill.amount}.", "amount"))
+    bill.status, bill.paid_at, bill.paid_amount, bill.paid_by = BillStatus.PAID, paid_at, amount, ctx.principal.subject
+    await ctx.db.flush()
+    source = await ctx.loaders.funding_source_by_id.load(bill.funding_source_id)
+    ctx.audit(
+        "bill:pay",
+        target_id=to_global_id("ContributionBill", bill.id),
+        region_code=source.region_code if source else ctx.principal.scope[0],
+        detail=f"period={bill.period};amount={amount}",
+    )
+    return bill

@@ -1,0 +1,58 @@
+"""NIK (Nomor Induk Kependudukan) rules, per shared/domain/README.md.
+
+Hard rules refuse the value; a mismatch between the NIK's birth-date/sex digits and the declared birth date
+or sex only warns, because a NIK is never corrected when a birth date is.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from api.services.errors import Problem
+
+PROVINCE_CODES = frozenset(
+    [*range(11, 20), 21, *range(31, 37), *range(51, 54), *range(61, 66), *range(71, 77), 81, 82, *range(91, 97)]
+)
+_SIXTEEN_DIGITS = re.compile(r"\d{16}")
+
+
+def nik_problems(nik: str, field: str = "nik") -> list[Problem]:
+    """Hard-rule violations of a NIK; empty when it is well-formed."""
+    if not _SIXTEEN_DIGITS.fullmatch(nik):
+        return [Problem("INVALID_NIK", f"{field}: a NIK is exactly 16 digits (got {len(nik)} characters).", field)]
+    problems: list[Problem] = []
+    if int(nik[:2]) not in PROVINCE_CODES:
+        problems.append(Problem("INVALID_NIK", f"{field}: digits 1-2 must be a known province code.", field))
+    day, month = int(nik[6:8]), int(nik[8:10])
+    if not (1 <= day <= 31 or 41 <= day <= 71):
+        problems.append(Problem("INVALID_NIK", f"{field}: digits 7-8 (birth day, +40 for women) out of range.", field))
+    if not 1 <= month <= 12:
+        problems.append(Problem("INVALID_NIK", f"{field}: digits 9-10 (birth month) must be 01-12.", field))
+    if nik[12:] == "0000":
+        problems.append(Problem("INVALID_NIK", f"{field}: digits 13-16 (serial) cannot be 0000.", field))
+    return problems
+
+
+def nik_warnings(nik: str, birth_date: date, female: bool, field: str = "nik") -> list[Problem]:
+    """Soft mismatches with the declared birth date and sex: for BPJSTK's verification, not a refusal."""
+    warnings: list[Problem] = []
+    day = int(nik[6:8])
+    nik_female = day > 40
+    if nik_female != female:
+        warnings.append(
+            Problem(
+                "NIK_SEX_MISMATCH", f"{field}: the NIK's day digits say {'female' if nik_female else 'male'}.", field
+            )
+        )
+    nik_day = day - 40 if nik_female else day
+    if (nik_day, int(nik[8:10]), int(nik[10:12])) != (birth_date.day, birth_date.month, birth_date.year % 100):
+        warnings.append(
+            Problem("NIK_BIRTH_DATE_MISMATCH", f"{field}: the NIK's date digits differ from birthDate.", field)
+        )
+    return warnings
+
+
+def mask_nik(nik: str) -> str:
+    """First 6 and last 4 digits shown, the rest hidden (access.md)."""
+    return nik[:6] + "*" * (len(nik) - 10) + nik[-4:] if len(nik) > 10 else "*" * len(nik)

@@ -1,0 +1,213 @@
+"""Use-cases of the worker registry: register, update, find."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from api.context import Context
+from api.ids import to_global_id
+from api.services import validation
+from api.services.errors import Problem, Refused, not_found
+from api.services.nik import nik_problems, nik_warnings
+from db.base import utcnow
+from db.models import Enrollment, EnrollmentStatus, IdempotencyKey, Kelurahan, Occupation, Sex, Worker
+
+REGISTER = "registerWorker"
+
+
+def insert_ignoring_conflict(dialect: str, model: type[Any], values: dict[str, Any], conflict: list[str]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: atomic under concurrency on both databases."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict).returning(model.id)
+
+
+def workers_query(
+    *,
+    kelurahan_code: str | None = None,
+    kecamatan_code: str | None = None,
+    occupation: Occupation | None = None,
+    enrollment_status: EnrollmentStatus | None = None,
+    name_contains: str | None = None,
+) -> Select[tuple[Worker]]:
+    """Workers matching a filter. Scope is not applied here: the session applies it to every statement."""
+    stmt = select(Worker)
+    if kelurahan_code is not None:
+        stmt = stmt.where(Worker.kelurahan_code == kelurahan_code)
+    if kecamatan_code is not None:
+        stmt = stmt.where(Worker.kelurahan_code.startswith(kecamatan_code, autoescape=True))
+    if occupation is not None:
+        stmt = stmt.where(Worker.occupation == occupation)
+    if enrollment_status is not None:
+        stmt = stmt.where(exists().where(Enrollment.worker_id == Worker.id, Enrollment.status == enrollment_status))
+    if name_contains:
+        stmt = stmt.where(Worker.full_name.icontains(name_contains, autoescape=True))
+    return stmt
+
+
+async def visible_worker(ctx: Context, worker_id: int, field: str = "id") -> Worker:
+    worker = await ctx.loaders.worker_by_id.load(worker_id)
+    if worker is None:
+        raise Refused(not_found(field, "worker"))
+    return worker
+
+
+async def by_nik(ctx: Context, nik: str) -> Worker | None:
+    if nik_problems(nik):
+        return None
+    rows = await ctx.db.scalars(select(Worker).where(Worker.nik == nik))
+    return rows[0] if rows else None
+
+
+async def _visible_kelurahan(ctx: Context, code: str, field: str) -> Kelurahan:
+    problems = validation.region_code(code, field, 10)
+    if problems:
+        raise Refused(*problems)
+    kelurahan = await ctx.loaders.kelurahan_by_code.load(code)
+    if kelurahan is None:
+        raise Refused(Problem("OUT_OF_SCOPE", f"{field}: not a kelurahan within your scope.", field))
+    return kelurahan
+
+
+def _contact_problems(phone: str | None, address: str | None, kk: str | None) -> list[Problem]:
+    problems: list[Problem] = []
+    if phone is not None:
+        problems += validation.phone(phone)
+    if address is not None:
+        problems += validation.text(address, "address", max_length=300, required=False)
+    if kk is not None:
+        problems += validation.family_card_number(kk)
+    return problems
+
+
+async def register(
+    ctx: Context,
+    *,
+    nik: str,
+    full_name: str,
+    birth_date: date,
+    sex: Sex,
+    occupation: Occupation,
+    monthly_income: int,
+    kelurahan_code: str,
+    phone: str | None,
+    address: str | None,
+    family_card_number: str | None,
+    idempotency_key: str | None,
+    today: date,
+) -> tuple[Worker, list[Problem]]:
+    """Register a resident. Returns the worker and soft warnings; raises Refused with every broken rule."""
+    ctx.require("worker", "create")
+    if idempotency_key is not None:
+        previous = await _replay(ctx, idempotency_key)
+        if previous is not None:
+            return previous, []
+
+    problems = nik_problems(nik)
+    problems += validation.text(full_name, "fullName", max_length=120)
+    if birth_date > today or birth_date.year < 1900:
+        problems.append(Problem("INVALID_DATE", "birthDate: must be a past date after 1900.", "birthDate"))
+    problems += _contact_problems(phone, address, family_card_number)
+    if idempotency_key is not None:
+        problems += validation.text(idempotency_key, "idempotencyKey", max_length=200)
+    if problems:
+        raise Refused(*problems)
+    kelurahan = await _visible_kelurahan(ctx, kelurahan_code, "kelurahanCode")
+    warnings = nik_warnings(nik, birth_date, female=sex == Sex.FEMALE)
+
+    if idempotency_key is not None:
+        # Claim the key first: a concurrent retry with the same key waits here, then replays our result.
+        claim = insert_ignoring_conflict(
+            ctx.db.dialect,
+            IdempotencyKey,
+            {"subject": ctx.principal.subject, "operation": REGISTER, "key": idempotency_key},
+            ["subject", "operation", "key"],
+        )
+        if (await ctx.db.execute(claim)).scalar() is None:
+            previous = await _replay(ctx, idempotency_key)
+            if previous is not None:
+                return previous, []
+            raise Refused(
+                Problem("IDEMPOTENCY_CONFLICT", "idempotencyKey: in use by a request that failed.", "idempotencyKey")
+            )
+
+    values = dict(
+        nik=nik,
+        full_name=full_name.strip(),
+        birth_date=birth_date,
+        sex=sex,
+        occupation=occupation,
+        monthly_income=monthly_income,
+        kelurahan_code=kelurahan.code,
+        phone=phone,
+        address=address,
+        family_card_number=family_card_number,
+        registered_by=ctx.principal.subject,
+    )
+    inserted = (await ctx.db.execute(insert_ignoring_conflict(ctx.db.dialect, Worker, values, ["nik"]))).scalar()
+    if inserted is None:
+        # Said the same way whoever holds the NIK: which kelurahan has it is not the caller's to know.
+        raise Refused(Problem("DUPLICATE_NIK", "nik: a worker with this NIK is already registered.", "nik"))
+    if idempotency_key is not None:
+        await ctx.db.execute(
+            sql_update(IdempotencyKey)
+            .where(
+                IdempotencyKey.subject == ctx.principal.subject,
+                IdempotencyKey.operation == REGISTER,
+                IdempotencyKey.key == idempotency_key,
+            )
+            .values(target_id=inserted)
+        )
+    worker = await visible_worker(ctx, int(inserted))
+    ctx.audit(
+        "worker:create",
+        target_id=to_global_id("Worker", worker.id),
+        region_code=worker.kelurahan_code,
+        detail=f"kelurahan={worker.kelurahan_code}",
+    )
+    return worker, warnings
+
+
+async def _replay(ctx: Context, key: str) -> Worker | None:
+    rows = await ctx.db.scalars(
+        select(IdempotencyKey).where(IdempotencyKey.operation == REGISTER, IdempotencyKey.key == key)
+    )
+    if not rows or rows[0].target_id is None:
+        return None
+    worker = await ctx.loaders.worker_by_id.load(rows[0].target_id)
+    if worker is None:
+        raise Refused(not_found("idempotencyKey", "worker"))
+    return worker
+
+
+async def update(ctx: Context, worker_id: int, changes: dict[str, Any]) -> Worker:
+    """Correct a worker's record. Only the fields given change; the NIK and birth date never do here."""
+    ctx.require("worker", "update")
+    worker = await visible_worker(ctx, worker_id)
+    problems: list[Problem] = []
+    if "full_name" in changes:
+        problems += validation.text(changes["full_name"], "fullName", max_length=120)
+    problems += _contact_problems(changes.get("phone"), changes.get("address"), None)
+    if problems:
+        raise Refused(*problems)
+    if "kelurahan_code" in changes:
+        # Within the caller's own scope only (a city-wide office moving a resident between kelurahan).
+        changes["kelurahan_code"] = (await _visible_kelurahan(ctx, changes["kelurahan_code"], "kelurahanCode")).code
+    before_region = worker.kelurahan_code
+    for name, value in changes.items():
+        setattr(worker, name, value.strip() if name == "full_name" else value)
+    worker.updated_at = utcnow()
+    await ctx.db.flush()
+    fields = ",".join(sorted(changes))
+    ctx.audit(
+        "worker:update",
+        target_id=to_global_id("Worker", worker.id),
+        region_code=before_region,
+        detail=f"fields={fields}" + (f";kelurahan={worker.kelurahan_code}" if "kelurahan_code" in changes else ""),
+    )
+    return worker

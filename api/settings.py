@@ -1,0 +1,57 @@
+"""Every setting of the service, read from ``RENTAN_*`` environment variables.
+
+No other module reads ``os.environ``: a setting that is not here does not exist.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RENTAN_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    # The embedded default: an SQLite file in the working directory, so one command serves on a bare machine.
+    database_url: str = "sqlite+aiosqlite:///./rentan.sqlite3"
+    database_echo: bool = False
+
+    # Tokens. In development `rentan token` signs with a local key; in production the agencies' identity
+    # provider signs and we fetch its keys from `jwks_url`.
+    jwt_issuer: str = "rentan-dev"
+    jwt_audience: str = "rentan-api"
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["ES256"])
+    jwt_leeway_seconds: int = 30
+    jwt_dev_token_ttl_seconds: int = 8 * 3600
+    jwks_url: str | None = None
+    dev_key_file: Path = Path(".rentan/dev-signing-key.pem")
+
+    # Pagination: a default page and a ceiling, so that no client pulls a whole table.
+    default_page_size: int = 50
+    max_page_size: int = 100
+
+    # Domain rules whose numbers are decisions, not facts (see shared/domain/README.md, marked [D]).
+    membership_number_pattern: str = r"^\d{11}$"
+    min_age: int = 15
+    max_age: int = 65
+
+    graphiql: bool | None = None  # None: on in development, off in production
+    dev_signing_secret: SecretStr | None = None  # unused unless a deployment insists on HS256
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return (not self.is_production) if self.graphiql is None else self.graphiql
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

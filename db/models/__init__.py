@@ -1,0 +1,36 @@
+"""All mapped classes, imported together so that the metadata is complete wherever one is used."""
+
+from db.models.audit import AuditEvent, IdempotencyKey
+from db.models.enrollments import (
+    OPEN_STATUSES,
+    Enrollment,
+    EnrollmentStatus,
+    RejectionReason,
+    TerminationReason,
+    VerificationCheck,
+    VerificationCheckKind,
+)
+from db.models.funding import BillStatus, ContributionBill, FundingSource
+from db.models.regions import City, Kecamatan, Kelurahan
+from db.models.workers import Occupation, Sex, Worker
+
+__all__ = [
+    "OPEN_STATUSES",
+    "AuditEvent",
+    "BillStatus",
+    "City",
+    "ContributionBill",
+    "Enrollment",
+    "EnrollmentStatus",
+    "FundingSource",
+    "IdempotencyKey",
+    "Kecamatan",
+    "Kelurahan",
+    "Occupation",
+    "RejectionReason",
+    "Sex",
+    "TerminationReason",
+    "VerificationCheck",
+    "VerificationCheckKind",
+    "Worker",
+]

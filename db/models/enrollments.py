@@ -1,0 +1,95 @@
+"""Enrollments of workers in BPJSTK programmes, with BPJSTK's verification checks."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Boolean, Date, Enum, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, UTCDateTime, utcnow
+
+
+class EnrollmentStatus(enum.StrEnum):
+    PROPOSED = "PROPOSED"
+    ACTIVE = "ACTIVE"
+    REJECTED = "REJECTED"
+    LAPSED = "LAPSED"
+    TERMINATED = "TERMINATED"
+
+
+OPEN_STATUSES = (EnrollmentStatus.PROPOSED, EnrollmentStatus.ACTIVE, EnrollmentStatus.LAPSED)
+
+
+class RejectionReason(enum.StrEnum):
+    NIK_NOT_FOUND = "NIK_NOT_FOUND"
+    ALREADY_ENROLLED = "ALREADY_ENROLLED"
+    AGE_OUT_OF_RANGE = "AGE_OUT_OF_RANGE"
+    DECEASED = "DECEASED"
+    DUPLICATE_PROPOSAL = "DUPLICATE_PROPOSAL"
+    OTHER = "OTHER"
+
+
+class TerminationReason(enum.StrEnum):
+    DECEASED = "DECEASED"
+    MOVED_OUT = "MOVED_OUT"
+    BECAME_WAGE_EARNER = "BECAME_WAGE_EARNER"
+    AGE_LIMIT = "AGE_LIMIT"
+    PROGRAMME_ENDED = "PROGRAMME_ENDED"
+    OTHER = "OTHER"
+
+
+class VerificationCheckKind(enum.StrEnum):
+    NIK_MATCH = "NIK_MATCH"
+    EXISTING_MEMBERSHIP = "EXISTING_MEMBERSHIP"
+    AGE = "AGE"
+    DECEASED = "DECEASED"
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        # At most one open enrollment per worker, enforced by the database so that concurrent proposals
+        # cannot both win (a partial unique index: both SQLite and PostgreSQL have them).
+        Index(
+            "uq_enrollments_open_worker",
+            "worker_id",
+            unique=True,
+            sqlite_where=text("status IN ('PROPOSED', 'ACTIVE', 'LAPSED')"),
+            postgresql_where=text("status IN ('PROPOSED', 'ACTIVE', 'LAPSED')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
+    funding_source_id: Mapped[int] = mapped_column(ForeignKey("funding_sources.id"), index=True)
+    status: Mapped[EnrollmentStatus] = mapped_column(Enum(EnrollmentStatus, native_enum=False, length=16), index=True)
+    programmes: Mapped[str] = mapped_column(String(40))  # comma-separated Programme names, e.g. "JKK,JKM"
+    membership_number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    coverage_start: Mapped[date | None] = mapped_column(Date)
+    coverage_end: Mapped[date | None] = mapped_column(Date)
+    # Snapshot of the contribution at proposal, computed by the contribution rules in force then.
+    monthly_contribution: Mapped[int] = mapped_column(BigInteger)
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    proposed_by: Mapped[str] = mapped_column(String(120))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_by: Mapped[str | None] = mapped_column(String(120))
+    rejection_reason: Mapped[RejectionReason | None] = mapped_column(
+        Enum(RejectionReason, native_enum=False, length=32)
+    )
+    termination_reason: Mapped[TerminationReason | None] = mapped_column(
+        Enum(TerminationReason, native_enum=False, length=32)
+    )
+    terminated_on: Mapped[date | None] = mapped_column(Date)
+
+
+class VerificationCheck(Base):
+    __tablename__ = "verification_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), index=True)
+    kind: Mapped[VerificationCheckKind] = mapped_column(Enum(VerificationCheckKind, native_enum=False, length=32))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(500))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

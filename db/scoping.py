@@ -1,0 +1,140 @@
+"""THE place a principal's region scope becomes SQL.
+
+Every ORM statement a request session runs (top-level selects, counts, DataLoader batches, ``session.get``,
+relationship loads, ORM updates and deletes) passes through :func:`_apply_scope`, which adds the scope's
+criteria for each scoped entity. It fails closed: a session without a scope sees no scoped row at all.
+
+The scope is a set of region codes: a province (``35``), a city (``3575``), a kecamatan (``357504``) or a
+kelurahan (``3575041010``). A row belongs to a region when its kelurahan code starts with the region code.
+Region reference rows (cities, kecamatan, kelurahan) and funding sources are also visible when they are an
+*ancestor* of the scope, so a kelurahan office sees its own kecamatan and city, but no sibling kelurahan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, event, false, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session, with_loader_criteria
+
+from db.models import (
+    AuditEvent,
+    City,
+    ContributionBill,
+    Enrollment,
+    FundingSource,
+    IdempotencyKey,
+    Kecamatan,
+    Kelurahan,
+    VerificationCheck,
+    Worker,
+)
+
+SCOPE_KEY = "rentan.scope"
+
+# Lengths of the Kemendagri code levels, widest first.
+REGION_LEVELS: dict[int, str] = {2: "province", 4: "city", 6: "kecamatan", 10: "kelurahan"}
+
+
+def region_level(code: str) -> str | None:
+    """The level a region code names, or None when it names none."""
+    if not code.isdigit():
+        return None
+    return REGION_LEVELS.get(len(code))
+
+
+def ancestors(code: str) -> list[str]:
+    """The codes of the regions that contain ``code`` (itself included)."""
+    return [code[:n] for n in REGION_LEVELS if n <= len(code)]
+
+
+@dataclass(frozen=True)
+class RowScope:
+    """Which rows a session may touch: region codes, and the subject that owns idempotency records.
+
+    ``unrestricted`` exists for the command line (migrations, seeding, batch jobs run by the operator of the
+    server), never for a request: requests always carry a principal's codes.
+    """
+
+    region_codes: tuple[str, ...]
+    subject: str
+    unrestricted: bool = False
+
+    @classmethod
+    def for_operator(cls, subject: str = "rentan-cli") -> RowScope:
+        return cls(region_codes=(), subject=subject, unrestricted=True)
+
+
+def set_scope(session: Session, scope: RowScope) -> None:
+    session.info[SCOPE_KEY] = scope
+
+
+def get_scope(session: Session) -> RowScope | None:
+    scope = session.info.get(SCOPE_KEY)
+    return scope if isinstance(scope, RowScope) else None
+
+
+def _within(column: InstrumentedAttribute[str], codes: tuple[str, ...]) -> ColumnElement[bool]:
+    """Rows whose region code lies inside one of ``codes``."""
+    if not codes:
+        return false()
+    terms = [column == c if len(c) == 10 else column.startswith(c, autoescape=True) for c in codes]
+    return or_(*terms)
+
+
+def _within_or_above(column: InstrumentedAttribute[str], codes: tuple[str, ...]) -> ColumnElement[bool]:
+    """Rows inside one of ``codes`` or containing it (a kelurahan sees its kecamatan and city)."""
+    if not codes:
+        return false()
+    above = sorted({a for c in codes for a in ancestors(c)})
+    return or_(_within(column, codes), column.in_(above))
+
+
+def criteria_for(scope: RowScope | None) -> list[tuple[type, ColumnElement[bool]]]:
+    """The WHERE criterion of each scoped entity under ``scope``; ``false()`` everywhere when there is none."""
+    entities: list[type] = [
+        City,
+        Kecamatan,
+        Kelurahan,
+        Worker,
+        Enrollment,
+        VerificationCheck,
+        FundingSource,
+        ContributionBill,
+        AuditEvent,
+        IdempotencyKey,
+    ]
+    if scope is None:
+        return [(e, false()) for e in entities]
+    if scope.unrestricted:
+        return [(e, true()) for e in entities]
+    codes = scope.region_codes
+    visible_workers = select(Worker.id).where(_within(Worker.kelurahan_code, codes))
+    visible_enrollments = select(Enrollment.id).where(Enrollment.worker_id.in_(visible_workers))
+    visible_sources = select(FundingSource.id).where(_within_or_above(FundingSource.region_code, codes))
+    return [
+        (City, _within_or_above(City.code, codes)),
+        (Kecamatan, _within_or_above(Kecamatan.code, codes)),
+        (Kelurahan, _within_or_above(Kelurahan.code, codes)),
+        (Worker, _within(Worker.kelurahan_code, codes)),
+        (Enrollment, Enrollment.worker_id.in_(visible_workers)),
+        (VerificationCheck, VerificationCheck.enrollment_id.in_(visible_enrollments)),
+        (FundingSource, _within_or_above(FundingSource.region_code, codes)),
+        (ContributionBill, ContributionBill.funding_source_id.in_(visible_sources)),
+        (AuditEvent, _within(AuditEvent.region_code, codes)),
+        (IdempotencyKey, IdempotencyKey.subject == scope.subject),
+    ]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _apply_scope(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        # The criteria added to the parent statement already propagate to these loads.
+        return
+    options = [
+        with_loader_criteria(entity, criterion, include_aliases=True)
+        for entity, criterion in criteria_for(get_scope(state.session))
+    ]
+    state.statement = state.statement.options(*options)

@@ -1,0 +1,225 @@
+"""The test harness: a migrated, seeded database and a real `uvicorn` serving the app, spoken to with gql.
+
+The database is SQLite in a temporary folder by default; `RENTAN_TEST_DATABASE_URL` points the whole suite
+at another one (`.ci/run` uses a PostgreSQL it starts itself). Its schema is created by the alembic chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gql import Client, gql
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.httpx import HTTPXTransport
+from sqlalchemy import text
+
+from api.auth import issue_dev_token
+from api.seed import seed
+from api.settings import Settings
+from db.migrate import upgrade
+from db.session import create_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_WORKERS = 400
+
+# Two kelurahan of different kecamatan, used throughout the scoping tests.
+BUGUL_LOR = "3575041010"  # Panggungrejo
+KARANGKETUG = "3575011001"  # Gadingrejo
+CITY = "3575"
+
+TYPICAL_SCOPE = {
+    "pemkot-admin": CITY,
+    "pemkot-analyst": CITY,
+    "bpjstk-verifier": "35",
+    "kelurahan-operator": BUGUL_LOR,
+    "kelurahan-viewer": BUGUL_LOR,
+    "auditor": CITY,
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _reset(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+async def _seed(url: str) -> None:
+    engine = create_engine(url)
+    await seed(engine, workers=SEED_WORKERS, seed_value=7)
+    await engine.dispose()
+
+
+@dataclass
+class Result:
+    """What the server answered: data, errors and extensions, as gql delivered them."""
+
+    data: dict[str, Any] | None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def error_codes(self) -> list[str | None]:
+        return [(e.get("extensions") or {}).get("code") for e in self.errors]
+
+
+class Api:
+    """A gql client holding one principal's bearer token."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.token = token
+        self.client = Client(
+            transport=HTTPXTransport(url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        )
+
+    def result(self, query: str, **variables: Any) -> Result:
+        try:
+            r = self.client.execute(gql(query), variable_values=variables or None, get_execution_result=True)
+        except TransportQueryError as exc:
+            return Result(data=exc.data, errors=list(exc.errors or []), extensions=exc.extensions or {})
+        return Result(data=r.data, errors=[], extensions=r.extensions or {})
+
+    def data(self, query: str, **variables: Any) -> dict[str, Any]:
+        """The data of a query that must succeed without errors."""
+        r = self.result(query, **variables)
+        assert not r.errors, r.errors
+        assert r.data is not None
+        return r.data
+
+
+@dataclass
+class Server:
+    url: str
+    database_url: str
+    settings: Settings
+
+    def token(self, role: str, scope: str | None = None, subject: str | None = None) -> str:
+        return issue_dev_token(
+            self.settings,
+            role=role,
+            scope=scope or TYPICAL_SCOPE[role],
+            subject=subject or f"{role}-{scope or TYPICAL_SCOPE[role]}@test",
+        )
+
+    def api(self, role: str, scope: str | None = None, subject: str | None = None) -> Api:
+        return Api(self.url, self.token(role, scope, subject))
+
+    def sql(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Read the database directly (outside the API), for checks the API must not be trusted with."""
+
+        async def run() -> list[tuple[Any, ...]]:
+            engine = create_engine(self.database_url)
+            async with engine.connect() as conn:
+                rows = [tuple(r) for r in (await conn.execute(text(statement), params)).all()]
+            await engine.dispose()
+            return rows
+
+        return asyncio.run(run())
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every application table: compare two snapshots to prove nothing changed."""
+        tables = [
+            "workers",
+            "enrollments",
+            "verification_checks",
+            "funding_sources",
+            "contribution_bills",
+            "audit_events",
+            "idempotency_keys",
+            "kelurahan",
+        ]
+        return {t: self.sql(f"SELECT * FROM {t} ORDER BY id") for t in tables}  # noqa: S608 - fixed names
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("rentan")
+    database_url = os.environ.get("RENTAN_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir / 'test.sqlite3'}"
+    asyncio.run(_reset(database_url))
+    upgrade(database_url)
+    asyncio.run(_seed(database_url))
+    key_file = workdir / "dev-key.pem"
+    env = {
+        **os.environ,
+        "RENTAN_DATABASE_URL": database_url,
+        "RENTAN_DEV_KEY_FILE": str(key_file),
+        "RENTAN_ENV": "development",
+    }
+    settings = Settings(database_url=database_url, dev_key_file=key_file)
+    issue_dev_token(settings, role="auditor", scope=CITY, subject="warm-up")  # creates the key before the server
+    port = _free_port()
+    log = (workdir / "server.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            raise RuntimeError("server did not start:\n" + (workdir / "server.log").read_text())
+        time.sleep(0.1)
+    yield Server(url=f"{base}/graphql", database_url=database_url, settings=settings)
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def admin(server: Server) -> Api:
+    return server.api("pemkot-admin")
+
+
+@pytest.fixture(scope="session")
+def operator(server: Server) -> Api:
+    """The kelurahan operator of Bugul Lor."""
+    return server.api("kelurahan-operator")
+
+
+@pytest.fixture(scope="session")
+def verifier(server: Server) -> Api:
+    return server.api("bpjstk-verifier")
+
+
+@pytest.fixture(scope="session")
+def auditor(server: Server) -> Api:
+    return server.api("auditor")
