@@ -7,6 +7,7 @@ at another one (`.ci/run` uses a PostgreSQL it starts itself). Its schema is cre
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -223,3 +225,48 @@ def verifier(server: Server) -> Api:
 @pytest.fixture(scope="session")
 def auditor(server: Server) -> Api:
     return server.api("auditor")
+
+
+_nik_serial = itertools.count(1)
+
+
+def new_nik(birth: date = date(1985, 6, 15), *, female: bool = False, region: str = "357806") -> str:
+    """A valid synthetic NIK no seeded worker has (the seed never issues from 357806), unique in this run."""
+    day = birth.day + (40 if female else 0)
+    return f"{region}{day:02d}{birth.month:02d}{birth.year % 100:02d}{next(_nik_serial):04d}"
+
+
+REGISTER = """
+mutation Register($input: RegisterWorkerInput!) {
+  registerWorker(input: $input) {
+    worker { id nik fullName kelurahan { code } }
+    errors { code field message }
+    warnings { code field message }
+  }
+}
+"""
+
+
+def worker_input(kelurahan_code: str = BUGUL_LOR, **overrides: Any) -> dict[str, Any]:
+    """A valid RegisterWorkerInput (variables form); override any field."""
+    birth = date(1985, 6, 15)
+    values: dict[str, Any] = {
+        "nik": new_nik(birth),
+        "fullName": "Slamet Uji Coba",
+        "birthDate": birth.isoformat(),
+        "sex": "MALE",
+        "occupation": "STREET_VENDOR",
+        "monthlyIncome": "1200000",
+        "kelurahanCode": kelurahan_code,
+        "phone": "081234567890",
+        "address": "Jl. Contoh No. 1, RT 001/RW 002",
+        "familyCardNumber": "3575040101010001",
+    }
+    values.update(overrides)
+    return values
+
+
+def register_worker(api: Api, kelurahan_code: str = BUGUL_LOR, **overrides: Any) -> dict[str, Any]:
+    """Register a worker through the API and return the registerWorker payload."""
+    payload: dict[str, Any] = api.data(REGISTER, input=worker_input(kelurahan_code, **overrides))["registerWorker"]
+    return payload
