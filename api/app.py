@@ -74,7 +74,7 @@ class RentanGraphQL(GraphQL[Context, None]):
             request_id=request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex,
         )
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
 

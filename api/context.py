@@ -59,7 +59,7 @@ class Db:
         bind = self.session.bind
         return bind.dialect.name if bind is not None else ""
 
-    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+    async def execute(self, statement: Executable, params: Any = None) -> Result[*tuple[Any, ...]]:
         async with self._lock:
             return await self.session.execute(statement, params)
 

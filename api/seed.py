@@ -203,7 +203,8 @@ async def seed(engine: AsyncEngine, *, workers: int = DEFAULT_WORKERS, seed_valu
             for i in range(workers):
                 sex = Sex.FEMALE if rng.random() < 0.46 else Sex.MALE
                 birth = date(1960, 1, 1) + timedelta(days=rng.randint(0, 365 * 47))
-                kel = rng.choices(kelurahan, weights=weights)[0]
+                # Every kelurahan gets residents first, then the rest go by weight.
+                kel = kelurahan[i] if i < len(kelurahan) else rng.choices(kelurahan, weights=weights)[0]
                 first = rng.choice(FEMALE if sex == Sex.FEMALE else MALE)
                 rows.append(
                     dict(
@@ -298,13 +299,7 @@ def _bills(source_id: int, enrollments: list[dict[str, object]], contribution: i
     bills = []
     for month in range(4, 10):
         start = date(2025, month, 1)
-        covered = sum(
-            1
-            for e in enrollments
-            if e["status"] == EnrollmentStatus.ACTIVE
-            or (e["status"] == EnrollmentStatus.TERMINATED and e["terminated_on"] >= start)  # type: ignore[operator]
-            or (e["status"] == EnrollmentStatus.LAPSED and month <= 6)
-        )
+        covered = len([e for e in enrollments if _covered(e, start)])
         paid = month <= 8
         issued = datetime(2025, month, 2, 2, 0, tzinfo=UTC)
         bills.append(
@@ -323,6 +318,14 @@ def _bills(source_id: int, enrollments: list[dict[str, object]], contribution: i
             )
         )
     return bills
+
+
+def _covered(e: dict[str, object], start: date) -> bool:
+    status, ended = e["status"], e["terminated_on"]
+    if status == EnrollmentStatus.TERMINATED:
+        return isinstance(ended, date) and ended >= start
+    # Lapsed members were covered until their bills went unpaid (from July on).
+    return status == EnrollmentStatus.ACTIVE or (status == EnrollmentStatus.LAPSED and start.month <= 6)
 
 
 async def is_empty(engine: AsyncEngine) -> bool:

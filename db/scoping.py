@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, event, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session, with_loader_criteria
 
 from db.models import (
@@ -65,7 +66,7 @@ class RowScope:
         return cls(region_codes=(), subject=subject, unrestricted=True)
 
 
-def set_scope(session: Session, scope: RowScope) -> None:
+def set_scope(session: Session | AsyncSession, scope: RowScope) -> None:
     session.info[SCOPE_KEY] = scope
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gql import Client, gql
+from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
 from sqlalchemy import text
@@ -95,7 +95,8 @@ class Api:
 
     def result(self, query: str, **variables: Any) -> Result:
         try:
-            r = self.client.execute(gql(query), variable_values=variables or None, get_execution_result=True)
+            request = GraphQLRequest(query, variable_values=variables or None)
+            r = self.client.execute(request, get_execution_result=True)
         except TransportQueryError as exc:
             return Result(data=exc.data, errors=list(exc.errors or []), extensions=exc.extensions or {})
         return Result(data=r.data, errors=[], extensions=r.extensions or {})

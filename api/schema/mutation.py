@@ -135,8 +135,8 @@ class Mutation:
                     approved=item.approved,
                     membership_number=item.membership_number,
                     coverage_start=item.coverage_start,
-                    rejection_reason=RejectionReason(item.rejection_reason.value) if item.rejection_reason else None,
-                    checks=[(VerificationCheckKind(c.kind.value), c.passed, c.note) for c in item.checks or []],
+                    rejection_reason=RejectionReason(item.rejection_reason) if item.rejection_reason else None,
+                    checks=[(VerificationCheckKind(c.kind), c.passed, c.note) for c in item.checks or []],
                     today=today,
                 )
 
@@ -157,7 +157,7 @@ class Mutation:
             return await enrollments.terminate(
                 info.context,
                 enrollment_id=require_id(input.enrollment_id, "Enrollment", "enrollmentId"),
-                reason=TerminationReason(input.reason.value),
+                reason=TerminationReason(input.reason),
                 effective=input.effective_date,
             )
 

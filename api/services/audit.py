@@ -8,7 +8,7 @@ from api.context import Context
 from db.models import AuditEvent
 
 
-def events_query(ctx: Context) -> Select[tuple[AuditEvent]] | None:
+def events_query(ctx: Context) -> Select[AuditEvent] | None:
     """The events the viewer may read (rows are scoped by region), or None without audit:read."""
     if not ctx.can("audit", "read"):
         return None

@@ -56,7 +56,7 @@ def check_transition(current: EnrollmentStatus, target: EnrollmentStatus, field:
 
 def enrollments_query(
     *, status: EnrollmentStatus | None = None, kelurahan_code: str | None = None, source_code: str | None = None
-) -> Select[tuple[Enrollment]]:
+) -> Select[Enrollment]:
     stmt = select(Enrollment)
     if status is not None:
         stmt = stmt.where(Enrollment.status == status)

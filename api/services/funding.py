@@ -42,14 +42,14 @@ def is_overdue(bill: ContributionBill, today: date | None = None) -> bool:
     return bill.status == BillStatus.ISSUED and (today or local_today()) > bill.due_date
 
 
-def sources_query(ctx: Context, fiscal_year: int | None) -> Select[tuple[FundingSource]] | None:
+def sources_query(ctx: Context, fiscal_year: int | None) -> Select[FundingSource] | None:
     if not ctx.can("funding", "read"):
         return None
     stmt = select(FundingSource).order_by(FundingSource.fiscal_year, FundingSource.code)
     return stmt.where(FundingSource.fiscal_year == fiscal_year) if fiscal_year is not None else stmt
 
 
-def bills_query(ctx: Context, fiscal_year: int | None) -> Select[tuple[ContributionBill]] | None:
+def bills_query(ctx: Context, fiscal_year: int | None) -> Select[ContributionBill] | None:
     if not ctx.can("funding", "read"):
         return None
     stmt = select(ContributionBill)
@@ -62,7 +62,8 @@ async def source_by_code(ctx: Context, code: str, field: str) -> FundingSource:
     rows = await ctx.db.scalars(select(FundingSource).where(FundingSource.code == code))
     if not rows:
         raise Refused(Problem("NOT_FOUND", f"{field}: no funding source {code!r} is visible to you.", field))
-    return rows[0]
+    source: FundingSource = rows[0]
+    return source
 
 
 def _city_of(ctx: Context) -> str:

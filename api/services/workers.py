@@ -34,7 +34,7 @@ def workers_query(
     occupation: Occupation | None = None,
     enrollment_status: EnrollmentStatus | None = None,
     name_contains: str | None = None,
-) -> Select[tuple[Worker]]:
+) -> Select[Worker]:
     """Workers matching a filter. Scope is not applied here: the session applies it to every statement."""
     stmt = select(Worker)
     if kelurahan_code is not None:

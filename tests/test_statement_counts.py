@@ -1,0 +1,50 @@
+"""No N+1: a page costs a fixed, small number of SQL statements whatever its size.
+
+The server reports the statements each request ran in `extensions.sqlStatements` (development mode only).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Api
+
+WORKER_PAGE = """
+query Page($n: Int!) {
+  workers(first: $n) {
+    totalCount
+    edges { node {
+      id nik fullName phone
+      kelurahan { name kecamatan { name city { name } } }
+      currentEnrollment { status membershipNumber fundingSource { code name } }
+      enrollments { status monthlyContribution }
+    } }
+  }
+}
+"""
+
+
+def statements(api: Api, query: str, **variables: object) -> int:
+    result = api.result(query, **variables)
+    assert not result.errors, result.errors
+    return int(result.extensions["sqlStatements"])
+
+
+@pytest.mark.parametrize("role", ["pemkot-admin", "pemkot-analyst"])
+def test_a_page_of_workers_with_its_relations_costs_at_most_eight_statements(server, role: str) -> None:  # type: ignore[no-untyped-def]
+    """Page, count, kelurahan, kecamatan, city, enrollments, funding source, and the NIK-read audit insert."""
+    api = server.api(role)
+    big = statements(api, WORKER_PAGE, n=100)
+    small = statements(api, WORKER_PAGE, n=5)
+    assert big <= 8
+    assert big == small, "the statement count must not grow with the page size"
+
+
+def test_enrollment_pages_and_the_dashboard_are_fixed_cost(admin: Api) -> None:
+    """Enrollments with their workers and sources, and programmeSummary, are batched or aggregated in SQL."""
+    query = """query($n: Int!) { enrollments(first: $n) { edges { node { status checks { kind passed }
+      worker { fullName kelurahan { name } } fundingSource { code } } } } }"""
+    assert statements(admin, query, n=100) == statements(admin, query, n=3) <= 6
+    summary = """{ programmeSummary { workers activeEnrollments byKelurahan { kelurahan { name } workers }
+      byOccupation { occupation workers } funding { code allocated billed paid remaining } } }"""
+    assert statements(admin, summary) <= 6
