@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -30,17 +30,27 @@ PRINCIPAL_KEY = "rentan.principal"
 class BearerAuth:
     """Every GraphQL request carries a valid bearer token, or is answered 401 before any GraphQL runs.
 
-    Only a plain GET (the GraphiQL page in development; GET queries are switched off) passes without one.
-    The token is read from the Authorization header only, never from the query string.
+    The one exception is the GraphiQL page itself (development only): a browser's plain GET for HTML, which
+    this wrapper serves without calling the GraphQL view. The token is read from the Authorization header
+    only, never from the query string.
     """
 
-    def __init__(self, app: ASGIApp, verifier: TokenVerifier) -> None:
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier, ide_html: str | None) -> None:
         self.app = app
         self.verifier = verifier
+        self.ide_html = ide_html
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] != "GET":
+        if scope["type"] == "http":
             request = Request(scope)
+            if (
+                self.ide_html is not None
+                and request.method in ("GET", "HEAD")
+                and not request.url.query
+                and "text/html" in request.headers.get("accept", "")
+            ):
+                await HTMLResponse(self.ide_html)(scope, receive, send)
+                return
             try:
                 scope[PRINCIPAL_KEY] = await self.verifier.verify(request.headers.get("authorization"))
             except AuthenticationError as exc:
@@ -109,7 +119,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", BearerAuth(graphql, verifier), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                BearerAuth(graphql, verifier, graphql.graphql_ide_html if settings.graphiql_enabled else None),
+                methods=["GET", "POST"],
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

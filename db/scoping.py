@@ -39,7 +39,7 @@ REGION_LEVELS: dict[int, str] = {2: "province", 4: "city", 6: "kecamatan", 10: "
 
 def region_level(code: str) -> str | None:
     """The level a region code names, or None when it names none."""
-    if not code.isdigit():
+    if not (code.isascii() and code.isdigit()):
         return None
     return REGION_LEVELS.get(len(code))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event
@@ -54,6 +55,8 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+@lru_cache(maxsize=8)
 def writer_bind(engine: AsyncEngine) -> AsyncEngine:
-    """The engine a writing request uses: on SQLite it begins IMMEDIATE (takes the write lock first)."""
+    """The engine a writing request uses: on SQLite it begins IMMEDIATE (takes the write lock first).
+    Same pool as ``engine``; built once per engine."""
     return engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from api.ids import require_id
 from api.schema import types as t
 from api.schema.inputs import (
     BillPaymentInput,
@@ -94,7 +93,7 @@ class Mutation:
             }
             if "monthly_income" in changes:
                 changes["monthly_income"] = int(changes["monthly_income"])
-            return await workers.update(info.context, require_id(input.id, "Worker", "id"), changes)
+            return await workers.update(info.context, input.id, changes)
 
         row, problems = await unit(info, work)
         return WorkerPayload(worker=t.Worker.of(row) if row else None, errors=errors(problems))
@@ -105,7 +104,7 @@ class Mutation:
         async def work() -> Any:
             return await enrollments.propose(
                 info.context,
-                worker_id=require_id(input.worker_id, "Worker", "workerId"),
+                worker_gid=input.worker_id,
                 source_code=input.funding_source_code,
                 programmes=[p.value for p in input.programmes],
                 today=funding.local_today(),
@@ -116,6 +115,7 @@ class Mutation:
 
     @strawberry.mutation(description="BPJSTK records its checks, many at once; each item succeeds or fails alone.")
     async def verify_enrollments(self, info: Info, input: list[VerificationResultInput]) -> VerifyEnrollmentsPayload:
+        enrollments.require_verify(info.context)
         if len(input) > MAX_BATCH:
             problem = Problem("BATCH_TOO_LARGE", f"input: at most {MAX_BATCH} items per request.", "input")
             return VerifyEnrollmentsPayload(
@@ -131,7 +131,7 @@ class Mutation:
             async def work(item: VerificationResultInput = item) -> Any:
                 return await enrollments.verify(
                     info.context,
-                    enrollment_id=require_id(item.enrollment_id, "Enrollment", "enrollmentId"),
+                    enrollment_gid=item.enrollment_id,
                     approved=item.approved,
                     membership_number=item.membership_number,
                     coverage_start=item.coverage_start,
@@ -156,7 +156,7 @@ class Mutation:
         async def work() -> Any:
             return await enrollments.terminate(
                 info.context,
-                enrollment_id=require_id(input.enrollment_id, "Enrollment", "enrollmentId"),
+                enrollment_gid=input.enrollment_id,
                 reason=TerminationReason(input.reason),
                 effective=input.effective_date,
             )
@@ -197,7 +197,7 @@ class Mutation:
         async def work() -> Any:
             return await funding.pay_bill(
                 info.context,
-                bill_id=require_id(input.bill_id, "ContributionBill", "billId"),
+                bill_gid=input.bill_id,
                 paid_at=input.paid_at,
                 amount=int(input.amount),
             )

@@ -13,7 +13,7 @@ from sqlalchemy import Select, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.context import Context
-from api.ids import to_global_id
+from api.ids import require_id, to_global_id
 from api.services.contributions import monthly_contribution
 from api.services.errors import Problem, Refused, not_found
 from api.services.funding import source_by_code
@@ -84,9 +84,9 @@ def next_month_start(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-async def propose(ctx: Context, *, worker_id: int, source_code: str, programmes: list[str], today: date) -> Enrollment:
+async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes: list[str], today: date) -> Enrollment:
     ctx.require("enrollment", "propose")
-    worker = await visible_worker(ctx, worker_id, "workerId")
+    worker = await visible_worker(ctx, require_id(worker_gid, "Worker", "workerId"), "workerId")
     if not programmes or not set(programmes) <= FUNDED_PROGRAMMES:
         raise Refused(
             Problem("PROGRAMME_NOT_FUNDED", "programmes: the city funds JKK and JKM only (at least one).", "programmes")
@@ -144,10 +144,15 @@ def _duplicate_proposal() -> Refused:
     )
 
 
+def require_verify(ctx: Context) -> None:
+    """BPJSTK's permission, asked once for a whole batch before its items are looked at."""
+    ctx.require("enrollment", "verify")
+
+
 async def verify(
     ctx: Context,
     *,
-    enrollment_id: int,
+    enrollment_gid: str,
     approved: bool,
     membership_number: str | None,
     coverage_start: date | None,
@@ -156,8 +161,8 @@ async def verify(
     today: date,
 ) -> Enrollment:
     """Record BPJSTK's outcome for one proposal. Resubmitting the same outcome changes nothing."""
-    ctx.require("enrollment", "verify")
-    enrollment = await visible_enrollment(ctx, enrollment_id, "enrollmentId")
+    require_verify(ctx)
+    enrollment = await visible_enrollment(ctx, require_id(enrollment_gid, "Enrollment", "enrollmentId"), "enrollmentId")
     target = S.ACTIVE if approved else S.REJECTED
     if (
         enrollment.status == target
@@ -232,9 +237,9 @@ async def verify(
     return enrollment
 
 
-async def terminate(ctx: Context, *, enrollment_id: int, reason: TerminationReason, effective: date) -> Enrollment:
+async def terminate(ctx: Context, *, enrollment_gid: str, reason: TerminationReason, effective: date) -> Enrollment:
     ctx.require("enrollment", "terminate")
-    enrollment = await visible_enrollment(ctx, enrollment_id, "enrollmentId")
+    enrollment = await visible_enrollment(ctx, require_id(enrollment_gid, "Enrollment", "enrollmentId"), "enrollmentId")
     if (
         enrollment.status == S.TERMINATED
         and enrollment.termination_reason == reason

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, or_, select
 
 from api.context import Context
-from api.ids import to_global_id
+from api.ids import require_id, to_global_id
 from api.services import validation
 from api.services.errors import Problem, Refused, not_found
 from db.models import BillStatus, ContributionBill, Enrollment, EnrollmentStatus, FundingSource
@@ -207,9 +207,9 @@ async def issue_bill(ctx: Context, *, source_code: str, period: str) -> Contribu
     return bill
 
 
-async def pay_bill(ctx: Context, *, bill_id: int, paid_at: datetime, amount: int) -> ContributionBill:
+async def pay_bill(ctx: Context, *, bill_gid: str, paid_at: datetime, amount: int) -> ContributionBill:
     ctx.require("bill", "pay")
-    bill = await ctx.loaders.bill_by_id.load(bill_id)
+    bill = await ctx.loaders.bill_by_id.load(require_id(bill_gid, "ContributionBill", "billId"))
     if bill is None:
         raise Refused(not_found("billId", "contribution bill"))
     if paid_at.tzinfo is None:

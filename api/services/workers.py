@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from api.context import Context
-from api.ids import to_global_id
+from api.ids import require_id, to_global_id
 from api.services import validation
 from api.services.errors import Problem, Refused, not_found
 from api.services.nik import nik_problems, nik_warnings
@@ -185,10 +185,10 @@ async def _replay(ctx: Context, key: str) -> Worker | None:
     return worker
 
 
-async def update(ctx: Context, worker_id: int, changes: dict[str, Any]) -> Worker:
+async def update(ctx: Context, worker_gid: str, changes: dict[str, Any]) -> Worker:
     """Correct a worker's record. Only the fields given change; the NIK and birth date never do here."""
     ctx.require("worker", "update")
-    worker = await visible_worker(ctx, worker_id)
+    worker = await visible_worker(ctx, require_id(worker_gid, "Worker", "id"))
     problems: list[Problem] = []
     if "full_name" in changes:
         problems += validation.text(changes["full_name"], "fullName", max_length=120)
