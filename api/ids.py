@@ -7,6 +7,9 @@ import binascii
 
 from api.services.errors import Problem, Refused
 
+# Primary keys are INTEGER columns: PostgreSQL refuses a larger parameter with a driver error.
+MAX_PK = 2**31 - 1
+
 
 def to_global_id(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
@@ -22,7 +25,8 @@ def _decode(value: str, prefix: str) -> tuple[str, int] | None:
             return None
         raw = raw[len(prefix) :]
     type_name, sep, pk = raw.partition(":")
-    if not sep or not pk.isdigit() or len(pk) > 18:
+    # ASCII digits only (str.isdigit() also accepts "²", which int() refuses), within the INTEGER key range.
+    if not sep or not (pk.isascii() and pk.isdigit()) or len(pk) > 10 or int(pk) > MAX_PK:
         return None
     return type_name, int(pk)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from api.schema import types as t
@@ -13,6 +14,11 @@ from api.schema.query import Query
 from api.settings import Settings
 
 
+def is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list[object] = [
         RequestTransaction,
@@ -20,7 +26,11 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: MaxAliasesLimiter(max_alias_count=30),
         lambda: MaxTokensLimiter(max_token_count=2000),
     ]
-    if not settings.is_production:
+    if settings.is_production:
+        # Clients learn the rule they broke (validation errors, FORBIDDEN, BAD_USER_INPUT all carry it), never
+        # the text of an unexpected exception, which may hold SQL or personal data.
+        extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
+    else:
         extensions.append(StatementCount)
     return strawberry.Schema(
         query=Query,

@@ -91,9 +91,10 @@ class Loaders:
         self.bill_by_id = _one(db, ContributionBill, ContributionBill.id)
         self.funding_figures = _funding_figures(db)
 
-    def prime(self, loader: DataLoader[Any, Any], key: Any, value: Any) -> None:
-        loader.clear(key)
-        loader.prime(key, value)
+    def forget(self, loader: DataLoader[Any, Any], key: Any) -> None:
+        """Drop one cached key. Strawberry's DataLoader.clear raises KeyError for a key never loaded."""
+        if loader.cache_map.get(key) is not None:
+            loader.clear(key)
 
 
 Loader = Callable[[Any], Awaitable[Any]]

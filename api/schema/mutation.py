@@ -124,30 +124,32 @@ class Mutation:
                     for item in input
                 ]
             )
-        today = funding.local_today()
-        outcomes = []
-        for item in input:
+        # The batch is one unit too: an unexpected error in any item undoes the whole batch, never half of it.
+        async with info.context.db.savepoint():
+            today = funding.local_today()
+            outcomes = []
+            for item in input:
 
-            async def work(item: VerificationResultInput = item) -> Any:
-                return await enrollments.verify(
-                    info.context,
-                    enrollment_gid=item.enrollment_id,
-                    approved=item.approved,
-                    membership_number=item.membership_number,
-                    coverage_start=item.coverage_start,
-                    rejection_reason=RejectionReason(item.rejection_reason) if item.rejection_reason else None,
-                    checks=[(VerificationCheckKind(c.kind), c.passed, c.note) for c in item.checks or []],
-                    today=today,
-                )
+                async def work(item: VerificationResultInput = item) -> Any:
+                    return await enrollments.verify(
+                        info.context,
+                        enrollment_gid=item.enrollment_id,
+                        approved=item.approved,
+                        membership_number=item.membership_number,
+                        coverage_start=item.coverage_start,
+                        rejection_reason=RejectionReason(item.rejection_reason) if item.rejection_reason else None,
+                        checks=[(VerificationCheckKind(c.kind), c.passed, c.note) for c in item.checks or []],
+                        today=today,
+                    )
 
-            row, problems = await unit(info, work)
-            outcomes.append(
-                VerificationOutcome(
-                    enrollment_id=item.enrollment_id,
-                    enrollment=t.Enrollment.of(row) if row else None,
-                    errors=errors(problems),
+                row, problems = await unit(info, work)
+                outcomes.append(
+                    VerificationOutcome(
+                        enrollment_id=item.enrollment_id,
+                        enrollment=t.Enrollment.of(row) if row else None,
+                        errors=errors(problems),
+                    )
                 )
-            )
         return VerifyEnrollmentsPayload(outcomes=outcomes)
 
     @strawberry.mutation

@@ -61,7 +61,7 @@ def bracket_for(income: int, on: date) -> Bracket:
     return table[-1]
 
 
-def monthly_contribution(funded_income: int, on: date) -> int:
-    """JKK by bracket plus JKM: Rp16,800 at the minimum bracket."""
+def monthly_contribution(funded_income: int, on: date, programmes: frozenset[str] = frozenset({"JKK", "JKM"})) -> int:
+    """JKK by bracket plus JKM, for the programmes chosen: Rp16,800 for both at the minimum bracket."""
     b = bracket_for(funded_income, on)
-    return b.jkk + b.jkm
+    return (b.jkk if "JKK" in programmes else 0) + (b.jkm if "JKM" in programmes else 0)

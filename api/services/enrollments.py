@@ -107,16 +107,14 @@ async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes
                 "workerId",
             )
         )
-    if (await ctx.loaders.enrollments_by_worker.load(worker.id)) and any(
-        e.status in OPEN_STATUSES for e in await ctx.loaders.enrollments_by_worker.load(worker.id)
-    ):
+    if any(e.status in OPEN_STATUSES for e in await ctx.loaders.enrollments_by_worker.load(worker.id)):
         raise _duplicate_proposal()
     enrollment = Enrollment(
         worker_id=worker.id,
         funding_source_id=source.id,
         status=S.PROPOSED,
         programmes=",".join(p for p in ("JKK", "JKM", "JHT") if p in programmes),
-        monthly_contribution=monthly_contribution(source.funded_monthly_income, start),
+        monthly_contribution=monthly_contribution(source.funded_monthly_income, start, frozenset(programmes)),
         proposed_by=ctx.principal.subject,
     )
     ctx.db.add(enrollment)
@@ -124,7 +122,7 @@ async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes
         await ctx.db.flush()
     except IntegrityError as exc:  # a concurrent proposal for the same worker won the unique index
         raise _duplicate_proposal() from exc
-    ctx.loaders.enrollments_by_worker.clear(worker.id)
+    ctx.loaders.forget(ctx.loaders.enrollments_by_worker, worker.id)
     ctx.audit(
         "enrollment:propose",
         target_id=to_global_id("Enrollment", enrollment.id),
@@ -226,7 +224,7 @@ async def verify(
     for kind, passed, note in checks:
         ctx.db.add(VerificationCheck(enrollment_id=enrollment.id, kind=kind, passed=passed, note=note))
     await ctx.db.flush()
-    ctx.loaders.checks_by_enrollment.clear(enrollment.id)
+    ctx.loaders.forget(ctx.loaders.checks_by_enrollment, enrollment.id)
     worker = await visible_worker(ctx, enrollment.worker_id)
     ctx.audit(
         "enrollment:verify",

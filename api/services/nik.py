@@ -14,7 +14,7 @@ from api.services.errors import Problem
 PROVINCE_CODES = frozenset(
     [*range(11, 20), 21, *range(31, 37), *range(51, 54), *range(61, 66), *range(71, 77), 81, 82, *range(91, 97)]
 )
-_SIXTEEN_DIGITS = re.compile(r"\d{16}")
+_SIXTEEN_DIGITS = re.compile(r"[0-9]{16}")  # ASCII digits only: \d also matches full-width and other digits
 
 
 def nik_problems(nik: str, field: str = "nik") -> list[Problem]:
