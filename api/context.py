@@ -87,7 +87,9 @@ class Db:
             yield tx
         except BaseException:
             async with self._lock:
-                if tx.is_active:
+                # A failed flush deactivates the savepoint without closing it: it still needs its ROLLBACK,
+                # or the session refuses every later statement of the request.
+                if tx.is_active or tx.sync_transaction is self.session.sync_session.get_nested_transaction():
                     await tx.rollback()
             raise
         else:
@@ -158,12 +160,14 @@ class Context:
         when the request only read, so that a reader never has to upgrade its lock)."""
         if self._db is not None:
             session = self._db.session
-            if commit and self.writable:
-                await self._write_nik_reads(session)
-                await session.commit()
-            else:
-                await session.rollback()
-            await session.close()
+            try:
+                if commit and self.writable:
+                    await self._write_nik_reads(session)
+                    await session.commit()
+                else:
+                    await session.rollback()
+            finally:
+                await session.close()  # a failed commit must not keep its connection (and SQLite's write lock)
         if self.nik_reads:
             session = AsyncSession(bind=writer_bind(self.engine), expire_on_commit=False)
             session.info[STATEMENTS_KEY] = self.statements
