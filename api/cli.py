@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -57,6 +58,55 @@ def seed(
             await engine.dispose()
 
     asyncio.run(main())
+
+
+@app.command()
+def lapse(
+    as_of: Annotated[str, typer.Option("--as-of", help="The day to judge bills overdue on, YYYY-MM-DD.")],
+    scope: Annotated[str, typer.Option(help="Region code the run covers (BPJSTK's province by default).")] = "35",
+) -> None:
+    """Mark LAPSED the active members of sources with 3 or more bills unpaid past due (as lapseOverdueMembers)."""
+    import uuid
+
+    from api.auth import Principal
+    from api.context import Context
+    from api.policies.authorizer import Authorizer
+    from api.services.enrollments import lapse as run_lapse
+    from db.session import create_engine
+
+    try:
+        day = date.fromisoformat(as_of)
+    except ValueError:
+        raise typer.BadParameter("a date as YYYY-MM-DD", param_hint="--as-of") from None
+
+    async def main() -> int:
+        settings = get_settings()
+        engine = create_engine(settings.database_url)
+        # The batch job acts as BPJSTK (whose act a lapse is) under a system subject, through the very Context a
+        # request uses: the same permission check (enrollment:verify), the same row scoping (the province scope
+        # covers every source of the programme; no unrestricted RowScope.for_operator() is needed, so the job
+        # cannot touch more than a BPJSTK token of that scope could) and the same audit trail (actor rentan-cli).
+        ctx = Context(
+            principal=Principal(subject="rentan-cli", role="bpjstk-verifier", agency="BPJSTK", scope=(scope,)),
+            settings=settings,
+            authorizer=Authorizer(),
+            engine=engine,
+            request_id=f"cli-{uuid.uuid4().hex}",
+            writable=True,
+        )
+        committed = False
+        try:
+            lapsed = await run_lapse(ctx, day)
+            await ctx.finish(commit=True)
+            committed = True
+            return len(lapsed)
+        finally:
+            if not committed:
+                await ctx.finish(commit=False)
+            await engine.dispose()
+
+    count = asyncio.run(main())
+    typer.echo(f"lapsed {count} members as of {day}", err=True)
 
 
 @app.command()

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Executable, Result, event, insert
+from sqlalchemy import Executable, Result, Row, Select, event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -70,6 +70,21 @@ class Db:
     async def scalar(self, statement: Executable) -> Any:
         async with self._lock:
             return await self.session.scalar(statement)
+
+    async def aggregate_within(self, scope: RowScope, statement: Select[*tuple[Any, ...]]) -> Row[*tuple[Any, ...]]:
+        """One aggregate row computed under another region scope, e.g. a budget counted over a whole funding
+        source for a kelurahan operator who sees one kelurahan. It runs on this request's connection (so it
+        sees the transaction's own writes) in a throwaway session that the scoping hook treats like any other;
+        the request's session keeps its own scope throughout. Give it aggregates only: rows must not leave."""
+        async with self._lock:
+            connection = await self.session.connection()
+            aggregate = AsyncSession(bind=connection, expire_on_commit=False, autoflush=False)
+            aggregate.info[STATEMENTS_KEY] = self.session.info.get(STATEMENTS_KEY)
+            set_scope(aggregate, scope)
+            try:
+                return (await aggregate.execute(statement)).one()
+            finally:
+                await aggregate.close()
 
     def add(self, instance: object) -> None:
         self.session.add(instance)

@@ -4,6 +4,7 @@ an error (FORBIDDEN, unexpected) rolls that savepoint back, so a failed mutation
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any, TypeVar
 
 import strawberry
@@ -23,6 +24,7 @@ from api.schema.payloads import (
     ContributionBillPayload,
     EnrollmentPayload,
     FundingSourcePayload,
+    LapsePayload,
     UserError,
     VerificationOutcome,
     VerifyEnrollmentsPayload,
@@ -206,3 +208,18 @@ class Mutation:
 
         row, problems = await unit(info, work)
         return ContributionBillPayload(bill=t.ContributionBill.of(row) if row else None, errors=errors(problems))
+
+    @strawberry.mutation(
+        description="BPJSTK marks LAPSED the active members of every source with 3 or more bills unpaid and past "
+        "due on asOf. Running it again changes nothing. Requires enrollment:verify (BPJSTK's own act)."
+    )
+    async def lapse_overdue_members(self, info: Info, as_of: date) -> LapsePayload:
+
+        async def work() -> Any:
+            return await enrollments.lapse(info.context, as_of)
+
+        rows, problems = await unit(info, work)
+        lapsed = rows or []
+        return LapsePayload(
+            lapsed_count=len(lapsed), enrollments=[t.Enrollment.of(r) for r in lapsed], errors=errors(problems)
+        )

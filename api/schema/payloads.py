@@ -57,3 +57,10 @@ class FundingSourcePayload:
 class ContributionBillPayload:
     bill: ContributionBill | None
     errors: list[UserError]
+
+
+@strawberry.type(description="The members lapseOverdueMembers marked LAPSED (none when run again).")
+class LapsePayload:
+    lapsed_count: int
+    enrollments: list[Enrollment]
+    errors: list[UserError]

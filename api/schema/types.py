@@ -290,6 +290,14 @@ class FundingSource(Node):
         figures = await info.context.loaders.funding_figures.load(self.row.id)
         return Rupiah(funding_service.remaining(self.row.allocated, figures.billed))
 
+    @strawberry.field(
+        description="Active members who would lapse if one more bill went unpaid: all of them when the source has "
+        "exactly 2 bills unpaid and past due today, else 0 (members within your scope)."
+    )
+    async def members_at_risk(self, info: Info) -> int:
+        _require_funding_read(info, "membersAtRisk")
+        return await funding_service.members_at_risk(info.context, self.row.id, funding_service.local_today())
+
     @strawberry.field(description="The monthly income the source funds each member at (sets the JKK bracket).")
     def funded_monthly_income(self) -> Rupiah:
         return Rupiah(self.row.funded_monthly_income)

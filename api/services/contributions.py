@@ -65,3 +65,24 @@ def monthly_contribution(funded_income: int, on: date, programmes: frozenset[str
     """JKK by bracket plus JKM, for the programmes chosen: Rp16,800 for both at the minimum bracket."""
     b = bracket_for(funded_income, on)
     return (b.jkk if "JKK" in programmes else 0) + (b.jkm if "JKM" in programmes else 0)
+
+
+def months_inclusive(start: date, end: date) -> int:
+    """Months from ``start``'s month through ``end``'s month, both counted; 0 when ``end`` is before ``start``."""
+    return max(0, (end.year - start.year) * 12 + end.month - start.month + 1)
+
+
+def budget_shortfall(*, committed_monthly: int, new_monthly: int, months: int, remaining: int) -> int:
+    """By how much a new member would overrun the budget; 0 or less means the proposal fits.
+
+    ``committed_monthly`` is the sum of the monthly contributions of the source's members already committed
+    (active and proposed); each of them, and the new member at ``new_monthly``, costs that much for every one of
+    the ``months`` from the proposal's coverage start through the source's coverage end. ``remaining`` is what is
+    still free of the allocation (allocated - billed). Pure arithmetic, so that the rule is testable alone:
+
+    >>> budget_shortfall(committed_monthly=2 * 16_800, new_monthly=16_800, months=1, remaining=50_400)
+    0
+    >>> budget_shortfall(committed_monthly=3 * 16_800, new_monthly=16_800, months=1, remaining=50_400)
+    16800
+    """
+    return (committed_monthly + new_monthly) * months - remaining

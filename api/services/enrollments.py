@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from api.context import Context
 from api.ids import require_id, to_global_id
-from api.services.contributions import monthly_contribution
+from api.services import funding
+from api.services.contributions import budget_shortfall, monthly_contribution, months_inclusive
 from api.services.errors import Problem, Refused, not_found
 from api.services.funding import source_by_code
 from api.services.workers import visible_worker
@@ -109,12 +110,14 @@ async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes
         )
     if any(e.status in OPEN_STATUSES for e in await ctx.loaders.enrollments_by_worker.load(worker.id)):
         raise _duplicate_proposal()
+    contribution = monthly_contribution(source.funded_monthly_income, start, frozenset(programmes))
+    await _check_budget(ctx, source, start, contribution)
     enrollment = Enrollment(
         worker_id=worker.id,
         funding_source_id=source.id,
         status=S.PROPOSED,
         programmes=",".join(p for p in ("JKK", "JKM", "JHT") if p in programmes),
-        monthly_contribution=monthly_contribution(source.funded_monthly_income, start, frozenset(programmes)),
+        monthly_contribution=contribution,
         proposed_by=ctx.principal.subject,
     )
     ctx.db.add(enrollment)
@@ -130,6 +133,29 @@ async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes
         detail=f"worker={to_global_id('Worker', worker.id)};source={source_code}",
     )
     return enrollment
+
+
+async def _check_budget(ctx: Context, source: FundingSource, start: date, contribution: int) -> None:
+    """BUDGET_EXCEEDED when the source's committed members (active and proposed, over the whole source) and the
+    new one, each at its monthly contribution from ``start`` through the source's coverage end (the fiscal
+    year's end when the source names no coverage), cost more than what remains of the allocation."""
+    end = source.coverage_end or date(source.fiscal_year, 12, 31)
+    months = months_inclusive(start, end)
+    members, committed = await funding.source_commitment(ctx, source)
+    billed = (await ctx.loaders.funding_figures.load(source.id)).billed
+    free = funding.remaining(source.allocated, billed)
+    over = budget_shortfall(committed_monthly=committed, new_monthly=contribution, months=months, remaining=free)
+    if over > 0:
+        need = (committed + contribution) * months
+        raise Refused(
+            Problem(
+                "BUDGET_EXCEEDED",
+                f"fundingSourceCode: {members} committed members at Rp{committed}/month plus this one at "
+                f"Rp{contribution}/month for {months} months need Rp{need}, but only Rp{free} remains of "
+                f"{source.code}'s Rp{source.allocated} (Rp{billed} billed): Rp{over} over.",
+                "fundingSourceCode",
+            )
+        )
 
 
 def _duplicate_proposal() -> Refused:
@@ -257,3 +283,98 @@ async def terminate(ctx: Context, *, enrollment_gid: str, reason: TerminationRea
         detail=f"reason={reason.value};effective={effective}",
     )
     return enrollment
+
+
+async def _move_members(
+    ctx: Context,
+    *,
+    sources: Select[int] | list[int],
+    current: EnrollmentStatus,
+    target: EnrollmentStatus,
+    action: str,
+    detail: str,
+) -> list[Enrollment]:
+    """Move the visible ``current`` members of ``sources`` to ``target``, one audit event each.
+
+    Set-based: one select (ids and kelurahan, for the audit) and one conditional UPDATE per chunk, so that a
+    source of thousands does not cost a statement per member, and a member changed meanwhile is left alone.
+    """
+    check_transition(current, target, "enrollmentId")
+    rows = (
+        await ctx.db.execute(
+            select(Enrollment.id, Worker.kelurahan_code)
+            .join(Worker, Worker.id == Enrollment.worker_id)
+            .where(Enrollment.status == current, Enrollment.funding_source_id.in_(sources))
+            .order_by(Enrollment.id)
+        )
+    ).all()
+    region = {int(eid): str(code) for eid, code in rows}
+    moved: list[Enrollment] = []
+    ids = list(region)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        changed = (
+            (
+                await ctx.db.execute(
+                    update(Enrollment)
+                    .where(Enrollment.id.in_(chunk), Enrollment.status == current)
+                    .values(status=target)
+                    .returning(Enrollment.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not changed:
+            continue
+        moved += await ctx.db.scalars(
+            select(Enrollment)
+            .where(Enrollment.id.in_(changed))
+            .order_by(Enrollment.id)
+            .execution_options(populate_existing=True)
+        )
+    for enrollment in moved:
+        ctx.audit(
+            action,
+            target_id=to_global_id("Enrollment", enrollment.id),
+            region_code=region[enrollment.id],
+            detail=detail,
+        )
+    return moved
+
+
+async def lapse(ctx: Context, as_of: date) -> list[Enrollment]:
+    """BPJSTK marks lapsed the ACTIVE members of every source with ``UNPAID_MONTHS_TO_LAPSE`` (3) or more bills
+    unpaid and past due on ``as_of``; each gets an ``enrollment:lapse`` audit event. Running it again changes
+    nothing (only ACTIVE members move). Members the caller's scope does not show are not touched.
+
+    Permission: lapsing is BPJSTK's act, and the agreed matrix has no cell of its own for it; ``enrollment:verify``
+    is BPJSTK's alone (``enrollment:terminate`` would also let Pemkot lapse), so lapse asks for it.
+    """
+    require_verify(ctx)
+    return await _move_members(
+        ctx,
+        sources=funding.overdue_sources(as_of),
+        current=S.ACTIVE,
+        target=S.LAPSED,
+        action="enrollment:lapse",
+        detail=f"as_of={as_of};unpaid_months>={funding.UNPAID_MONTHS_TO_LAPSE}",
+    )
+
+
+async def reactivate_if_paid_up(ctx: Context, source_id: int, as_of: date) -> list[Enrollment]:
+    """After a payment: when the source has fewer than ``UNPAID_MONTHS_TO_LAPSE`` bills unpaid and past due on
+    ``as_of``, its LAPSED members (as the payer's scope shows them) return to ACTIVE, each with an
+    ``enrollment:reactivate`` audit event: the domain's reactivation by paying the arrears, recorded."""
+    unpaid = await funding.overdue_bill_count(ctx, source_id, as_of)
+    if unpaid >= funding.UNPAID_MONTHS_TO_LAPSE:
+        return []
+    return await _move_members(
+        ctx,
+        sources=[source_id],
+        current=S.LAPSED,
+        target=S.ACTIVE,
+        action="enrollment:reactivate",
+        detail=f"as_of={as_of};unpaid_months={unpaid}",
+    )

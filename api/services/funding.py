@@ -13,12 +13,15 @@ from api.ids import require_id, to_global_id
 from api.services import validation
 from api.services.errors import Problem, Refused, not_found
 from db.models import BillStatus, ContributionBill, Enrollment, EnrollmentStatus, FundingSource
+from db.scoping import RowScope
 
 # Dates of the programme are Kota Pasuruan's dates (WIB), whatever the server's clock zone.
 LOCAL_TZ = ZoneInfo("Asia/Jakarta")
 _SOURCE_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,39}")
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 DUE_DAY = 15
+# After this many months unpaid a BPU member becomes non-active (the domain's "3 months unpaid -> lapse").
+UNPAID_MONTHS_TO_LAPSE = 3
 
 
 def local_today() -> date:
@@ -40,6 +43,71 @@ def due_date(period_start: date) -> date:
 
 def is_overdue(bill: ContributionBill, today: date | None = None) -> bool:
     return bill.status == BillStatus.ISSUED and (today or local_today()) > bill.due_date
+
+
+def overdue_sources(as_of: date, *, at_least: int = UNPAID_MONTHS_TO_LAPSE) -> Select[int]:
+    """Ids of the sources with ``at_least`` bills still ISSUED (unpaid) and past due on ``as_of``: one aggregate."""
+    return (
+        select(ContributionBill.funding_source_id)
+        .where(ContributionBill.status == BillStatus.ISSUED, ContributionBill.due_date < as_of)
+        .group_by(ContributionBill.funding_source_id)
+        .having(func.count(ContributionBill.id) >= at_least)
+    )
+
+
+async def overdue_bill_count(ctx: Context, source_id: int, as_of: date) -> int:
+    """How many of a source's bills are unpaid and past due on ``as_of`` (the same rule as ``is_overdue``)."""
+    count = await ctx.db.scalar(
+        select(func.count(ContributionBill.id)).where(
+            ContributionBill.funding_source_id == source_id,
+            ContributionBill.status == BillStatus.ISSUED,
+            ContributionBill.due_date < as_of,
+        )
+    )
+    return int(count or 0)
+
+
+async def members_at_risk(ctx: Context, source_id: int, as_of: date) -> int:
+    """ACTIVE members of the source who would lapse if one more bill went unpaid: all of them when the source
+    has exactly ``UNPAID_MONTHS_TO_LAPSE - 1`` unpaid past-due bills on ``as_of``, else none. One statement;
+    the members counted are those the caller's scope shows (a city-wide reader sees the whole source)."""
+    unpaid = (
+        select(func.count(ContributionBill.id))
+        .where(
+            ContributionBill.funding_source_id == source_id,
+            ContributionBill.status == BillStatus.ISSUED,
+            ContributionBill.due_date < as_of,
+        )
+        .scalar_subquery()
+    )
+    count = await ctx.db.scalar(
+        select(func.count(Enrollment.id)).where(
+            Enrollment.funding_source_id == source_id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            unpaid == UNPAID_MONTHS_TO_LAPSE - 1,
+        )
+    )
+    return int(count or 0)
+
+
+async def source_commitment(ctx: Context, source: FundingSource) -> tuple[int, int]:
+    """(members, sum of their monthly contributions) of the source's ACTIVE and PROPOSED enrollments, counted
+    over the WHOLE source, whoever asks. Numbers only: no row leaves this function.
+
+    Why not ``ctx.db``: the request's session carries the caller's scope, so for a kelurahan operator it would
+    count that kelurahan's members only, and the budget ceiling would be checked against a fraction of the
+    commitment. Widening the request's session (even for one statement) would risk every other statement it
+    runs meanwhile; writing a WHERE on kelurahan by hand would bypass ``db/scoping.py``. Instead the aggregate
+    runs through ``Db.aggregate_within`` under the *source's* region scope: numbers, never rows.
+    """
+    count, monthly = await ctx.db.aggregate_within(
+        RowScope(region_codes=(source.region_code,), subject=ctx.principal.subject),
+        select(func.count(Enrollment.id), func.coalesce(func.sum(Enrollment.monthly_contribution), 0)).where(
+            Enrollment.funding_source_id == source.id,
+            Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PROPOSED]),
+        ),
+    )
+    return int(count), int(monthly)
 
 
 def sources_query(ctx: Context, fiscal_year: int | None) -> Select[FundingSource] | None:
@@ -224,6 +292,10 @@ async def pay_bill(ctx: Context, *, bill_gid: str, paid_at: datetime, amount: in
         raise Refused(Problem("AMOUNT_MISMATCH", f"amount: must equal the bill's amount, Rp{bill.amount}.", "amount"))
     bill.status, bill.paid_at, bill.paid_amount, bill.paid_by = BillStatus.PAID, paid_at, amount, ctx.principal.subject
     await ctx.db.flush()
+    # Paying arrears reactivates the source's lapsed members once fewer than three bills remain overdue.
+    from api.services.enrollments import reactivate_if_paid_up  # enrollments imports this module
+
+    await reactivate_if_paid_up(ctx, bill.funding_source_id, local_today())
     source = await ctx.loaders.funding_source_by_id.load(bill.funding_source_id)
     ctx.audit(
         "bill:pay",
