@@ -108,7 +108,10 @@ async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes
                 "workerId",
             )
         )
-    if any(e.status in OPEN_STATUSES for e in await ctx.loaders.enrollments_by_worker.load(worker.id)):
+    history = await ctx.loaders.enrollments_by_worker.load(worker.id)
+    if any(e.termination_reason == TerminationReason.DECEASED for e in history):
+        raise Refused(Problem("DECEASED", "workerId: the worker's coverage ended with their death.", "workerId"))
+    if any(e.status in OPEN_STATUSES for e in history):
         raise _duplicate_proposal()
     contribution = monthly_contribution(source.funded_monthly_income, start, frozenset(programmes))
     await _check_budget(ctx, source, start, contribution)

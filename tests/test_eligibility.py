@@ -1,0 +1,57 @@
+"""Eligibility at proposal beyond age and budget: a worker whose coverage ended with their death is not proposed
+again, while one whose coverage ended for another reason may be."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+
+from tests.conftest import BUGUL_LOR, Api, Server, register_worker
+
+ALLOCATE = "mutation A($i: FundingAllocationInput!) { recordFundingAllocation(input: $i) { errors { code } } }"
+PROPOSE = """mutation P($i: ProposeEnrollmentInput!) {
+  proposeEnrollment(input: $i) { enrollment { id } errors { code field message } } }"""
+VERIFY = """mutation V($i: [VerificationResultInput!]!) {
+  verifyEnrollments(input: $i) { outcomes { errors { code message } enrollment { status coverageStart } } } }"""
+TERMINATE = """mutation T($i: TerminateEnrollmentInput!) {
+  terminateEnrollment(input: $i) { enrollment { status } errors { code message } } }"""
+
+
+def _covered_then_terminated(admin: Api, operator: Api, verifier: Api, source: str, reason: str) -> str:
+    """Register, propose, approve and terminate a worker; return the worker's id."""
+    start = date.today().replace(day=28) + timedelta(days=4)
+    start = start.replace(day=1)
+    worker_id: str = register_worker(operator, BUGUL_LOR)["worker"]["id"]
+    proposal = {"workerId": worker_id, "fundingSourceCode": source, "programmes": ["JKK", "JKM"]}
+    enrollment = operator.data(PROPOSE, i=proposal)["proposeEnrollment"]["enrollment"]["id"]
+    kpj = f"{secrets.randbelow(10**11):011d}"
+    item = {"enrollmentId": enrollment, "approved": True, "membershipNumber": kpj, "coverageStart": str(start)}
+    outcome = verifier.data(VERIFY, i=[item])["verifyEnrollments"]["outcomes"][0]
+    assert outcome["errors"] == []
+    ended = {"enrollmentId": enrollment, "reason": reason, "effectiveDate": str(start)}
+    assert verifier.data(TERMINATE, i=ended)["terminateEnrollment"]["enrollment"]["status"] == "TERMINATED"
+    return worker_id
+
+
+def test_a_deceased_worker_is_not_proposed_again(server: Server, admin: Api, operator: Api, verifier: Api) -> None:
+    """After termination for DECEASED, a new proposal is refused with DECEASED on workerId and writes nothing;
+    after termination for another reason (control), the same worker can be proposed again."""
+    year = (date.today().replace(day=28) + timedelta(days=4)).year
+    source = "ELIG-" + secrets.token_hex(3).upper()
+    allocation = {"code": source, "name": "eligibility test", "fiscalYear": year, "allocated": "100000000",
+                  "coverageStart": f"{year}-01-01", "coverageEnd": f"{year}-12-31"}  # fmt: skip
+    assert admin.data(ALLOCATE, i=allocation)["recordFundingAllocation"]["errors"] == []
+
+    deceased = _covered_then_terminated(admin, operator, verifier, source, "DECEASED")
+    before = server.snapshot()
+    again = {"workerId": deceased, "fundingSourceCode": source, "programmes": ["JKK", "JKM"]}
+    refused = operator.data(PROPOSE, i=again)["proposeEnrollment"]
+    assert refused["enrollment"] is None
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("DECEASED", "workerId")]
+    assert server.snapshot() == before
+
+    other = _covered_then_terminated(admin, operator, verifier, source, "BECAME_WAGE_EARNER")
+    control = {"workerId": other, "fundingSourceCode": source, "programmes": ["JKK", "JKM"]}
+    accepted = operator.data(PROPOSE, i=control)["proposeEnrollment"]
+    assert accepted["errors"] == []
+    assert accepted["enrollment"] is not None
