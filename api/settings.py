@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,7 +41,6 @@ class Settings(BaseSettings):
     max_age: int = 65
 
     graphiql: bool | None = None  # None: on in development, off in production
-    dev_signing_secret: SecretStr | None = None  # unused unless a deployment insists on HS256
 
     @property
     def is_production(self) -> bool:

@@ -75,6 +75,17 @@ def get_scope(session: Session) -> RowScope | None:
     return scope if isinstance(scope, RowScope) else None
 
 
+def covers(codes: tuple[str, ...], region_code: str) -> bool:
+    """Whether a scope contains the whole of ``region_code`` (e.g. a city-wide funding source)."""
+    return any(region_code.startswith(c) for c in codes)
+
+
+def single_city(codes: tuple[str, ...]) -> str | None:
+    """The one city a scope lies in, or None when it names none or several."""
+    cities = {c[:4] for c in codes if len(c) >= 4}
+    return cities.pop() if len(cities) == 1 else None
+
+
 def _within(column: InstrumentedAttribute[str], codes: tuple[str, ...]) -> ColumnElement[bool]:
     """Rows whose region code lies inside one of ``codes``."""
     if not codes:

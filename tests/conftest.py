@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +272,30 @@ def register_worker(api: Api, kelurahan_code: str = BUGUL_LOR, **overrides: Any)
     """Register a worker through the API and return the registerWorker payload."""
     payload: dict[str, Any] = api.data(REGISTER, input=worker_input(kelurahan_code, **overrides))["registerWorker"]
     return payload
+
+
+ALLOCATE_SOURCE = """
+mutation A($i: FundingAllocationInput!) { recordFundingAllocation(input: $i) { errors { code field message } } }
+"""
+
+
+def proposal_year() -> int:
+    """The year a proposal made today starts coverage in (the 1st of next month)."""
+    return (date.today().replace(day=28) + timedelta(days=4)).year
+
+
+def open_source(admin: Api, prefix: str, allocated: str = "100000000") -> str:
+    """Allocate a fresh funding source covering the whole proposal year, so proposals made today are accepted;
+    returns its code. The seeded DBHCHT-2025 is closed to proposals after 2025."""
+    year = proposal_year()
+    code = f"{prefix}-{secrets.token_hex(3).upper()}"
+    allocation = {
+        "code": code,
+        "name": f"{prefix.lower()} test",
+        "fiscalYear": year,
+        "allocated": allocated,
+        "coverageStart": f"{year}-01-01",
+        "coverageEnd": f"{year}-12-31",
+    }
+    assert admin.data(ALLOCATE_SOURCE, i=allocation)["recordFundingAllocation"]["errors"] == []
+    return code

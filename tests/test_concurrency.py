@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
 
-from tests.conftest import BUGUL_LOR, Api, Result, Server, register_worker
+from tests.conftest import BUGUL_LOR, Api, Result, Server, open_source, register_worker
 
 PROPOSE = """
 mutation P($input: ProposeEnrollmentInput!) {
   proposeEnrollment(input: $input) { enrollment { id } errors { code message } }
 }
-"""
-ALLOCATE = """
-mutation A($i: FundingAllocationInput!) { recordFundingAllocation(input: $i) { errors { code message } } }
 """
 
 
@@ -29,17 +24,7 @@ def outcome(result: Result) -> str:
 def test_simultaneous_proposals_for_one_worker_create_one(server: Server, admin: Api) -> None:
     """Six offices propose the same worker at once, ten times over: one enrollment each, DUPLICATE_PROPOSAL
     for the others (never an internal error), and no connection left inside a transaction."""
-    year = (date.today().replace(day=28) + timedelta(days=4)).year  # the year a proposal made today starts in
-    source = "RACE-" + secrets.token_hex(3).upper()
-    allocation = {
-        "code": source,
-        "name": "race test",
-        "fiscalYear": year,
-        "allocated": "100000000",
-        "coverageStart": f"{year}-01-01",
-        "coverageEnd": f"{year}-12-31",
-    }
-    assert admin.data(ALLOCATE, i=allocation)["recordFundingAllocation"]["errors"] == []
+    source = open_source(admin, "RACE")
     apis = [server.api("kelurahan-operator", subject=f"office-{i}@race") for i in range(6)]
     outcomes: list[str] = []
     worker_ids = []

@@ -6,9 +6,8 @@ from __future__ import annotations
 import secrets
 from datetime import date, timedelta
 
-from tests.conftest import BUGUL_LOR, Api, Server, register_worker
+from tests.conftest import BUGUL_LOR, Api, Server, open_source, register_worker
 
-ALLOCATE = "mutation A($i: FundingAllocationInput!) { recordFundingAllocation(input: $i) { errors { code } } }"
 PROPOSE = """mutation P($i: ProposeEnrollmentInput!) {
   proposeEnrollment(input: $i) { enrollment { id } errors { code field message } } }"""
 VERIFY = """mutation V($i: [VerificationResultInput!]!) {
@@ -36,11 +35,7 @@ def _covered_then_terminated(admin: Api, operator: Api, verifier: Api, source: s
 def test_a_deceased_worker_is_not_proposed_again(server: Server, admin: Api, operator: Api, verifier: Api) -> None:
     """After termination for DECEASED, a new proposal is refused with DECEASED on workerId and writes nothing;
     after termination for another reason (control), the same worker can be proposed again."""
-    year = (date.today().replace(day=28) + timedelta(days=4)).year
-    source = "ELIG-" + secrets.token_hex(3).upper()
-    allocation = {"code": source, "name": "eligibility test", "fiscalYear": year, "allocated": "100000000",
-                  "coverageStart": f"{year}-01-01", "coverageEnd": f"{year}-12-31"}  # fmt: skip
-    assert admin.data(ALLOCATE, i=allocation)["recordFundingAllocation"]["errors"] == []
+    source = open_source(admin, "ELIG")
 
     deceased = _covered_then_terminated(admin, operator, verifier, source, "DECEASED")
     before = server.snapshot()

@@ -7,7 +7,7 @@ scope is simply absent from the batch (the loader answers None / []), exactly as
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import case, func, select
@@ -27,7 +27,6 @@ from db.models import (
     Worker,
 )
 
-K = TypeVar("K", bound=Hashable)
 M = TypeVar("M")
 
 
@@ -95,6 +94,3 @@ class Loaders:
         """Drop one cached key. Strawberry's DataLoader.clear raises KeyError for a key never loaded."""
         if loader.cache_map.get(key) is not None:
             loader.clear(key)
-
-
-Loader = Callable[[Any], Awaitable[Any]]

@@ -13,7 +13,7 @@ from api.ids import require_id, to_global_id
 from api.services import validation
 from api.services.errors import Problem, Refused, not_found
 from db.models import BillStatus, ContributionBill, Enrollment, EnrollmentStatus, FundingSource
-from db.scoping import RowScope
+from db.scoping import RowScope, covers, single_city
 
 # Dates of the programme are Kota Pasuruan's dates (WIB), whatever the server's clock zone.
 LOCAL_TZ = ZoneInfo("Asia/Jakarta")
@@ -135,10 +135,10 @@ async def source_by_code(ctx: Context, code: str, field: str) -> FundingSource:
 
 
 def _city_of(ctx: Context) -> str:
-    cities = {c[:4] for c in ctx.principal.scope if len(c) >= 4}
-    if len(cities) != 1:
+    city = single_city(ctx.principal.scope)
+    if city is None:
         raise Refused(Problem("OUT_OF_SCOPE", "Funding is allocated by one city: your scope names none.", None))
-    return cities.pop()
+    return city
 
 
 async def allocate(
@@ -222,7 +222,7 @@ async def issue_bill(ctx: Context, *, source_code: str, period: str) -> Contribu
         raise Refused(Problem("INVALID_PERIOD", "period: a month as YYYY-MM, e.g. 2025-04.", "period"))
     start, end = bounds
     source = await source_by_code(ctx, source_code, "fundingSourceCode")
-    if not any(source.region_code.startswith(c) for c in ctx.principal.scope):
+    if not covers(ctx.principal.scope, source.region_code):
         # A bill counts every member of the source: only an issuer who sees the whole city may issue it.
         raise Refused(
             Problem(
@@ -297,10 +297,11 @@ async def pay_bill(ctx: Context, *, bill_gid: str, paid_at: datetime, amount: in
 
     await reactivate_if_paid_up(ctx, bill.funding_source_id, local_today())
     source = await ctx.loaders.funding_source_by_id.load(bill.funding_source_id)
+    assert source is not None, "a visible bill's funding source is always visible"
     ctx.audit(
         "bill:pay",
         target_id=to_global_id("ContributionBill", bill.id),
-        region_code=source.region_code if source else ctx.principal.scope[0],
+        region_code=source.region_code,
         detail=f"period={bill.period};amount={amount}",
     )
     return bill
