@@ -6,12 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Executable, Result, Row, Select, event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 from sqlalchemy.orm import Session, SessionTransaction
 
+from api import clock
 from api.auth import Principal
 from api.policies.authorizer import Authorizer
 from api.settings import Settings
@@ -124,6 +126,7 @@ class Context:
     statements: StatementCounter = field(default_factory=StatementCounter)
     _db: Db | None = None
     _loaders: Loaders | None = None
+    _now: datetime | None = None
     # Full NIKs shown in this response: worker id -> region code, audited once each at the end of the request.
     nik_reads: dict[int, str] = field(default_factory=dict)
 
@@ -136,6 +139,17 @@ class Context:
             set_scope(session, RowScope(region_codes=self.principal.scope, subject=self.principal.subject))
             self._db = Db(session)
         return self._db
+
+    @property
+    def now(self) -> datetime:
+        """The programme's moment for this request: read once, so every rule in a request sees the same day."""
+        if self._now is None:
+            self._now = clock.now(self.settings.clock_file)
+        return self._now
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
 
     @property
     def loaders(self) -> Loaders:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     max_age: int = 65
 
     graphiql: bool | None = None  # None: on in development, off in production
+
+    # A training or test installation can run the programme's calendar from a file holding an ISO date or
+    # date-time (Asia/Jakarta), re-read on every request, to walk through a programme year in an afternoon.
+    # Refused in production: there the programme's dates are the real ones.
+    clock_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _no_clock_in_production(self) -> Settings:
+        if self.env == "production" and self.clock_file is not None:
+            raise ValueError("RENTAN_CLOCK_FILE is for training and tests; production runs on the real date")
+        return self
 
     @property
     def is_production(self) -> bool:

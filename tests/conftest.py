@@ -14,7 +14,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -115,6 +116,19 @@ class Server:
     url: str
     database_url: str
     settings: Settings
+    clock_file: Path
+
+    @contextmanager
+    def calendar(self) -> Iterator[Callable[[date], None]]:
+        """Set the server's programme date (its clock file) within the block; real time again afterwards."""
+
+        def set_day(day: date) -> None:
+            self.clock_file.write_text(day.isoformat(), encoding="utf-8")
+
+        try:
+            yield set_day
+        finally:
+            self.clock_file.unlink(missing_ok=True)
 
     def token(self, role: str, scope: str | None = None, subject: str | None = None) -> str:
         return issue_dev_token(
@@ -167,6 +181,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "RENTAN_DATABASE_URL": database_url,
         "RENTAN_DEV_KEY_FILE": str(key_file),
         "RENTAN_ENV": "development",
+        "RENTAN_CLOCK_FILE": str(workdir / "clock"),
     }
     settings = Settings(database_url=database_url, dev_key_file=key_file)
     issue_dev_token(settings, role="auditor", scope=CITY, subject="warm-up")  # creates the key before the server
@@ -202,7 +217,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             log.close()
             raise RuntimeError("server did not start:\n" + (workdir / "server.log").read_text())
         time.sleep(0.1)
-    yield Server(url=f"{base}/graphql", database_url=database_url, settings=settings)
+    yield Server(url=f"{base}/graphql", database_url=database_url, settings=settings, clock_file=workdir / "clock")
     proc.terminate()
     proc.wait(timeout=10)
     log.close()

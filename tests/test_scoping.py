@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from api.clock import today as local_today
 from api.ids import to_global_id
 from api.services.enrollments import next_month_start
-from api.services.funding import local_today
 from api.services.nik import mask_nik
 from tests.conftest import (
     BUGUL_LOR,

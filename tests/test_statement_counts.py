@@ -48,3 +48,8 @@ def test_enrollment_pages_and_the_dashboard_are_fixed_cost(admin: Api) -> None:
     summary = """{ programmeSummary { workers activeEnrollments byKelurahan { kelurahan { name } workers }
       byOccupation { occupation workers } funding { code allocated billed paid remaining } } }"""
     assert statements(admin, summary) <= 6
+    # The realisation series: the bills and one aggregate with a column pair per month, however many months.
+    with_realisation = summary.replace(
+        "funding {", "realisation { projectedSpend months { period membersActive billed paid projected } } funding {"
+    )
+    assert statements(admin, with_realisation) <= statements(admin, summary) + 3

@@ -15,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
 from api.context import Db
+from api.services import realisation
 from db.models import (
     BillStatus,
     City,
@@ -72,6 +73,15 @@ def _funding_figures(db: Db) -> DataLoader[int, FundingFigures]:
     return DataLoader(load_fn=load)
 
 
+def _realisation(db: Db, sources: DataLoader[Any, FundingSource | None]) -> DataLoader[int, realisation.Realisation]:
+    async def load(keys: Sequence[int]) -> list[realisation.Realisation]:
+        rows = [s for s in await sources.load_many(keys) if s is not None]
+        by_id = await realisation.of_sources(db, rows)
+        return [by_id.get(k, realisation.Realisation()) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     def __init__(self, db: Db) -> None:
         self.city_by_id = _one(db, City, City.id)
@@ -89,6 +99,7 @@ class Loaders:
         self.funding_source_by_id = _one(db, FundingSource, FundingSource.id)
         self.bill_by_id = _one(db, ContributionBill, ContributionBill.id)
         self.funding_figures = _funding_figures(db)
+        self.realisation = _realisation(db, self.funding_source_by_id)
 
     def forget(self, loader: DataLoader[Any, Any], key: Any) -> None:
         """Drop one cached key. Strawberry's DataLoader.clear raises KeyError for a key never loaded."""

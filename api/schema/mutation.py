@@ -25,6 +25,7 @@ from api.schema.payloads import (
     EnrollmentPayload,
     FundingSourcePayload,
     LapsePayload,
+    RegisterWorkersPayload,
     UserError,
     VerificationOutcome,
     VerifyEnrollmentsPayload,
@@ -56,34 +57,51 @@ def _unset(value: Any) -> bool:
     return value is None or value is strawberry.UNSET
 
 
+async def _register(info: Info, input: RegisterWorkerInput) -> WorkerPayload:
+    today = info.context.today
+
+    async def work() -> tuple[Any, list[Problem]]:
+        return await workers.register(
+            info.context,
+            nik=input.nik,
+            full_name=input.full_name,
+            birth_date=input.birth_date,
+            sex=input.sex,
+            occupation=input.occupation,
+            monthly_income=int(input.monthly_income),
+            kelurahan_code=input.kelurahan_code,
+            phone=input.phone,
+            address=input.address,
+            family_card_number=input.family_card_number,
+            idempotency_key=input.idempotency_key,
+            today=today,
+        )
+
+    result, problems = await unit(info, work)
+    if result is None:
+        return WorkerPayload(worker=None, errors=errors(problems))
+    worker, warnings = result
+    return WorkerPayload(worker=t.Worker.of(worker), errors=[], warnings=errors(warnings))
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation
     async def register_worker(self, info: Info, input: RegisterWorkerInput) -> WorkerPayload:
-        today = funding.local_today()
+        return await _register(info, input)
 
-        async def work() -> tuple[Any, list[Problem]]:
-            return await workers.register(
-                info.context,
-                nik=input.nik,
-                full_name=input.full_name,
-                birth_date=input.birth_date,
-                sex=input.sex,
-                occupation=input.occupation,
-                monthly_income=int(input.monthly_income),
-                kelurahan_code=input.kelurahan_code,
-                phone=input.phone,
-                address=input.address,
-                family_card_number=input.family_card_number,
-                idempotency_key=input.idempotency_key,
-                today=today,
-            )
-
-        result, problems = await unit(info, work)
-        if result is None:
-            return WorkerPayload(worker=None, errors=errors(problems))
-        worker, warnings = result
-        return WorkerPayload(worker=t.Worker.of(worker), errors=[], warnings=errors(warnings))
+    @strawberry.mutation(
+        description="Register many residents at once (a kelurahan's sheet): each item succeeds or fails alone, "
+        f"outcomes come back in input order; at most {MAX_BATCH} items per request."
+    )
+    async def register_workers(self, info: Info, input: list[RegisterWorkerInput]) -> RegisterWorkersPayload:
+        info.context.require("worker", "create")
+        if len(input) > MAX_BATCH:
+            problem = Problem("BATCH_TOO_LARGE", f"input: at most {MAX_BATCH} items per request.", "input")
+            return RegisterWorkersPayload(outcomes=[WorkerPayload(worker=None, errors=errors([problem]))] * len(input))
+        # As verifyEnrollments: one unit for the batch (an unexpected error undoes all of it), one per item.
+        async with info.context.db.savepoint():
+            return RegisterWorkersPayload(outcomes=[await _register(info, item) for item in input])
 
     @strawberry.mutation
     async def update_worker(self, info: Info, input: UpdateWorkerInput) -> WorkerPayload:
@@ -109,7 +127,7 @@ class Mutation:
                 worker_gid=input.worker_id,
                 source_code=input.funding_source_code,
                 programmes=[p.value for p in input.programmes],
-                today=funding.local_today(),
+                today=info.context.today,
             )
 
         row, problems = await unit(info, work)
@@ -128,7 +146,7 @@ class Mutation:
             )
         # The batch is one unit too: an unexpected error in any item undoes the whole batch, never half of it.
         async with info.context.db.savepoint():
-            today = funding.local_today()
+            today = info.context.today
             outcomes = []
             for item in input:
 

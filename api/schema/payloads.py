@@ -30,6 +30,11 @@ class WorkerPayload:
 
 
 @strawberry.type
+class RegisterWorkersPayload:
+    outcomes: list[WorkerPayload]
+
+
+@strawberry.type
 class EnrollmentPayload:
     enrollment: Enrollment | None
     errors: list[UserError]

@@ -188,6 +188,7 @@ class Query:
                 for o, n in s.occupations
             ],
             funding=[t.FundingSource.of(r) for r in funding_rows] if funding_rows is not None else None,
+            source_ids=[r.id for r in funding_rows] if funding_rows is not None else None,
         )
 
     @strawberry.field(description="The audit trail, oldest first (use last: for the newest).")

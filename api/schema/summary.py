@@ -5,7 +5,9 @@ from __future__ import annotations
 import strawberry
 
 from api.schema.enums import Occupation
-from api.schema.types import FundingSource, Kelurahan
+from api.schema.realisation import Realisation
+from api.schema.types import FundingSource, Info, Kelurahan
+from api.services import realisation as service
 from api.services.summary import Tally
 from db.models import EnrollmentStatus
 
@@ -34,6 +36,17 @@ class ProgrammeSummary:
     by_kelurahan: list[KelurahanSummary]
     by_occupation: list[OccupationSummary]
     funding: list[FundingSource] | None = strawberry.field(description="Null for viewers without funding:read.")
+    source_ids: strawberry.Private[list[int] | None] = None
+
+    @strawberry.field(
+        description="The year's sources (all visible sources without fiscalYear) as one monthly series, with the "
+        "projection to the coverage end. Null for viewers without funding:read."
+    )
+    async def realisation(self, info: Info) -> Realisation | None:
+        if self.source_ids is None:
+            return None
+        parts = await info.context.loaders.realisation.load_many(self.source_ids)
+        return Realisation.of(service.combined(parts))
 
 
 def active(t: Tally) -> int:

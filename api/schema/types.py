@@ -26,6 +26,7 @@ from api.schema.enums import (
     VerificationCheckKind,
 )
 from api.schema.pagination import Connection, PageArgs
+from api.schema.realisation import Realisation
 from api.schema.scalars import Rupiah
 from api.services import funding as funding_service
 from api.services.nik import mask_nik
@@ -296,7 +297,12 @@ class FundingSource(Node):
     )
     async def members_at_risk(self, info: Info) -> int:
         _require_funding_read(info, "membersAtRisk")
-        return await funding_service.members_at_risk(info.context, self.row.id, funding_service.local_today())
+        return await funding_service.members_at_risk(info.context, self.row.id, info.context.today)
+
+    @strawberry.field(description="Month by month billed, paid and projected, through the coverage end.")
+    async def realisation(self, info: Info) -> Realisation:
+        _require_funding_read(info, "realisation")
+        return Realisation.of(await info.context.loaders.realisation.load(self.row.id))
 
     @strawberry.field(description="The monthly income the source funds each member at (sets the JKK bracket).")
     def funded_monthly_income(self) -> Rupiah:
@@ -329,8 +335,8 @@ class ContributionBill(Node):
         )
 
     @strawberry.field
-    def overdue(self) -> bool:
-        return funding_service.is_overdue(self.row)
+    def overdue(self, info: Info) -> bool:
+        return funding_service.is_overdue(self.row, info.context.today)
 
     @strawberry.field
     async def funding_source(self, info: Info) -> FundingSource:

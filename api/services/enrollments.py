@@ -218,6 +218,10 @@ async def verify(
             raise Refused(
                 Problem("INVALID_DATE", "coverageStart: coverage starts on the first of a month.", "coverageStart")
             )
+        if source.coverage_start is not None and start < source.coverage_start:
+            raise Refused(
+                Problem("INVALID_DATE", "coverageStart: before the funding source's coverage start.", "coverageStart")
+            )
         if source.coverage_end is not None and start > source.coverage_end:
             raise Refused(
                 Problem("INVALID_DATE", "coverageStart: after the funding source's coverage end.", "coverageStart")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from api.context import Context
 from api.ids import require_id, to_global_id
@@ -15,17 +14,11 @@ from api.services.errors import Problem, Refused, not_found
 from db.models import BillStatus, ContributionBill, Enrollment, EnrollmentStatus, FundingSource
 from db.scoping import RowScope, covers, single_city
 
-# Dates of the programme are Kota Pasuruan's dates (WIB), whatever the server's clock zone.
-LOCAL_TZ = ZoneInfo("Asia/Jakarta")
 _SOURCE_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,39}")
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 DUE_DAY = 15
 # After this many months unpaid a BPU member becomes non-active (the domain's "3 months unpaid -> lapse").
 UNPAID_MONTHS_TO_LAPSE = 3
-
-
-def local_today() -> date:
-    return datetime.now(LOCAL_TZ).date()
 
 
 def remaining(allocated: int, billed: int) -> int:
@@ -41,8 +34,8 @@ def due_date(period_start: date) -> date:
     return due
 
 
-def is_overdue(bill: ContributionBill, today: date | None = None) -> bool:
-    return bill.status == BillStatus.ISSUED and (today or local_today()) > bill.due_date
+def is_overdue(bill: ContributionBill, today: date) -> bool:
+    return bill.status == BillStatus.ISSUED and today > bill.due_date
 
 
 def overdue_sources(as_of: date, *, at_least: int = UNPAID_MONTHS_TO_LAPSE) -> Select[int]:
@@ -214,6 +207,34 @@ def _period_bounds(period: str) -> tuple[date, date] | None:
     return start, end
 
 
+def month_bounds(period: str) -> tuple[date, date]:
+    """First and last day of a well-formed YYYY-MM period (one read from the database)."""
+    bounds = _period_bounds(period)
+    if bounds is None:
+        raise ValueError(f"not a YYYY-MM period: {period!r}")
+    return bounds
+
+
+def months_between(start: date, end: date) -> list[str]:
+    """The YYYY-MM periods from the month of ``start`` to the month of ``end``, both included."""
+    periods, year, month = [], start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        periods.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return periods
+
+
+def covered_in(start: date, end: date) -> tuple[ColumnElement[bool], ...]:
+    """THE rule of who a month's bill counts: members active now, or terminated during or after the month,
+    whose coverage overlaps it. Lapsed members are not billed while lapsed. Realisation projects with it too."""
+    return (
+        Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.TERMINATED]),
+        Enrollment.coverage_start <= end,
+        Enrollment.coverage_end >= start,
+        or_(Enrollment.terminated_on.is_(None), Enrollment.terminated_on >= start),
+    )
+
+
 async def issue_bill(ctx: Context, *, source_code: str, period: str) -> ContributionBill:
     """Bill one month of a source: the members active in that month, at their contributions."""
     ctx.require("bill", "issue")
@@ -240,18 +261,10 @@ async def issue_bill(ctx: Context, *, source_code: str, period: str) -> Contribu
     )
     if existing:
         raise Refused(Problem("ALREADY_BILLED", f"period: {period} is already billed for {source_code}.", "period"))
-    # Members covered in that month: active now, or terminated during or after it.
-    covered = (
-        Enrollment.funding_source_id == source.id,
-        Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.TERMINATED]),
-        Enrollment.coverage_start <= end,
-        Enrollment.coverage_end >= start,
-        or_(Enrollment.terminated_on.is_(None), Enrollment.terminated_on >= start),
-    )
     count, amount = (
         await ctx.db.execute(
             select(func.count(Enrollment.id), func.coalesce(func.sum(Enrollment.monthly_contribution), 0)).where(
-                *covered
+                Enrollment.funding_source_id == source.id, *covered_in(start, end)
             )
         )
     ).one()
@@ -282,7 +295,7 @@ async def pay_bill(ctx: Context, *, bill_gid: str, paid_at: datetime, amount: in
         raise Refused(not_found("billId", "contribution bill"))
     if paid_at.tzinfo is None:
         raise Refused(Problem("INVALID_DATE", "paidAt: give a time zone, e.g. 2025-05-10T09:00:00+07:00.", "paidAt"))
-    if paid_at > datetime.now(LOCAL_TZ) + timedelta(minutes=5):
+    if paid_at > ctx.now + timedelta(minutes=5):
         raise Refused(Problem("INVALID_DATE", "paidAt: a payment cannot be recorded in the future.", "paidAt"))
     if bill.status == BillStatus.PAID:
         if bill.paid_amount == amount and bill.paid_at == paid_at:
@@ -295,7 +308,7 @@ async def pay_bill(ctx: Context, *, bill_gid: str, paid_at: datetime, amount: in
     # Paying arrears reactivates the source's lapsed members once fewer than three bills remain overdue.
     from api.services.enrollments import reactivate_if_paid_up  # enrollments imports this module
 
-    await reactivate_if_paid_up(ctx, bill.funding_source_id, local_today())
+    await reactivate_if_paid_up(ctx, bill.funding_source_id, ctx.today)
     source = await ctx.loaders.funding_source_by_id.load(bill.funding_source_id)
     assert source is not None, "a visible bill's funding source is always visible"
     ctx.audit(
