@@ -29,6 +29,7 @@ from db.models import (
     Kelurahan,
     VerificationCheck,
     Worker,
+    WorkerMove,
 )
 
 SCOPE_KEY = "rentan.scope"
@@ -109,6 +110,7 @@ def criteria_for(scope: RowScope | None) -> list[tuple[type, ColumnElement[bool]
         Kecamatan,
         Kelurahan,
         Worker,
+        WorkerMove,
         Enrollment,
         VerificationCheck,
         FundingSource,
@@ -129,6 +131,7 @@ def criteria_for(scope: RowScope | None) -> list[tuple[type, ColumnElement[bool]
         (Kecamatan, _within_or_above(Kecamatan.code, codes)),
         (Kelurahan, _within_or_above(Kelurahan.code, codes)),
         (Worker, _within(Worker.kelurahan_code, codes)),
+        (WorkerMove, WorkerMove.worker_id.in_(visible_workers)),
         (Enrollment, Enrollment.worker_id.in_(visible_workers)),
         (VerificationCheck, VerificationCheck.enrollment_id.in_(visible_enrollments)),
         (FundingSource, _within_or_above(FundingSource.region_code, codes)),

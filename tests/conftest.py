@@ -157,6 +157,7 @@ class Server:
         """Every row of every application table: compare two snapshots to prove nothing changed."""
         tables = [
             "workers",
+            "worker_moves",
             "enrollments",
             "verification_checks",
             "funding_sources",

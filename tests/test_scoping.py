@@ -616,22 +616,6 @@ def test_registering_the_canarys_nik_says_only_duplicate(server: Server, canary:
     assert KARANGKETUG not in json.dumps(hidden)
 
 
-@pytest.mark.usefixtures("unchanged")
-def test_moving_a_worker_to_karangketug_is_refused_as_for_no_kelurahan(
-    server: Server, canary: Canary, operator: Api
-) -> None:
-    """The operator cannot move a Bugul Lor worker into Karangketug, and the refusal is word for word the one
-    for a kelurahan code that does not exist."""
-    pk = int(server.sql("SELECT id FROM workers WHERE kelurahan_code = :k ORDER BY id", k=BUGUL_LOR)[0][0])
-    target = to_global_id("Worker", pk)
-    hidden = ask(operator, canary, UPDATE, input={"id": target, "kelurahanCode": KARANGKETUG})
-    absent = ask(operator, canary, UPDATE, input={"id": target, "kelurahanCode": "3575049999"})
-    payload = hidden["updateWorker"]
-    assert payload["worker"] is None
-    assert [e["code"] for e in payload["errors"]] == ["OUT_OF_SCOPE"]
-    assert hidden == absent
-
-
 def test_the_canary_is_still_proposed(server: Server, canary: Canary) -> None:
     """After every refused mutation, the canary and its proposal are as the admin left them."""
     assert server.sql("SELECT full_name, phone FROM workers WHERE id = :w", w=canary.worker_pk) == [

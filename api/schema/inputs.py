@@ -64,6 +64,13 @@ class UpdateWorkerInput:
     address: str | None = None
 
 
+@strawberry.input(description="A resident moved to another kelurahan of the city; the office they left records it.")
+class MoveWorkerInput:
+    worker_id: strawberry.ID
+    to_kelurahan_code: str
+    effective_date: date
+
+
 @strawberry.input
 class ProposeEnrollmentInput:
     worker_id: strawberry.ID

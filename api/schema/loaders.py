@@ -26,6 +26,7 @@ from db.models import (
     Kelurahan,
     VerificationCheck,
     Worker,
+    WorkerMove,
 )
 
 M = TypeVar("M")
@@ -94,6 +95,7 @@ class Loaders:
         self.kelurahan_by_kecamatan = _many(db, Kelurahan, Kelurahan.kecamatan_code, Kelurahan.code)
         self.worker_by_id = _one(db, Worker, Worker.id)
         self.enrollment_by_id = _one(db, Enrollment, Enrollment.id)
+        self.moves_by_worker = _many(db, WorkerMove, WorkerMove.worker_id, WorkerMove.id)
         self.enrollments_by_worker = _many(db, Enrollment, Enrollment.worker_id, Enrollment.id)
         self.checks_by_enrollment = _many(db, VerificationCheck, VerificationCheck.enrollment_id, VerificationCheck.id)
         self.funding_source_by_id = _one(db, FundingSource, FundingSource.id)

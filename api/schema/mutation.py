@@ -9,11 +9,13 @@ from typing import Any, TypeVar
 
 import strawberry
 
+from api.ids import require_id
 from api.schema import types as t
 from api.schema.inputs import (
     BillPaymentInput,
     FundingAllocationInput,
     IssueContributionBillInput,
+    MoveWorkerInput,
     ProposeEnrollmentInput,
     RegisterWorkerInput,
     TerminateEnrollmentInput,
@@ -25,6 +27,7 @@ from api.schema.payloads import (
     EnrollmentPayload,
     FundingSourcePayload,
     LapsePayload,
+    MoveWorkerPayload,
     RegisterWorkersPayload,
     UserError,
     VerificationOutcome,
@@ -34,6 +37,7 @@ from api.schema.payloads import (
 from api.services import enrollments, funding, workers
 from api.services.errors import Problem, Refused
 from db.models import RejectionReason, TerminationReason, VerificationCheckKind
+from db.scoping import covers
 
 Info = t.Info
 R = TypeVar("R")
@@ -84,6 +88,14 @@ async def _register(info: Info, input: RegisterWorkerInput) -> WorkerPayload:
     return WorkerPayload(worker=t.Worker.of(worker), errors=[], warnings=errors(warnings))
 
 
+def _moved_out_of_view(code: str) -> UserError:
+    return UserError(
+        code="MOVED_OUT_OF_VIEW",
+        field="kelurahanCode",
+        message=f"kelurahanCode: the worker now lives in {code}, outside your scope; that office sees them now.",
+    )
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation
@@ -116,7 +128,30 @@ class Mutation:
             return await workers.update(info.context, input.id, changes)
 
         row, problems = await unit(info, work)
+        if row is not None and not covers(info.context.principal.scope, row.kelurahan_code):
+            return WorkerPayload(worker=None, errors=[], warnings=[_moved_out_of_view(row.kelurahan_code)])
         return WorkerPayload(worker=t.Worker.of(row) if row else None, errors=errors(problems))
+
+    @strawberry.mutation(
+        description="Record that a resident moved to another kelurahan of the city. Their enrollments and history "
+        "go with them; afterwards only offices whose scope holds the new kelurahan see them."
+    )
+    async def move_worker(self, info: Info, input: MoveWorkerInput) -> MoveWorkerPayload:
+        async def work() -> Any:
+            worker = await workers.visible_worker(info.context, require_id(input.worker_id, "Worker", "workerId"))
+            field = "toKelurahanCode"
+            return worker, await workers.move(
+                info.context, worker, input.to_kelurahan_code, input.effective_date, field=field
+            )
+
+        result, problems = await unit(info, work)
+        if result is None:
+            return MoveWorkerPayload(move=None, worker=None, errors=errors(problems))
+        worker, move = result
+        still_visible = covers(info.context.principal.scope, worker.kelurahan_code)
+        return MoveWorkerPayload(
+            move=t.WorkerMove.of(move), worker=t.Worker.of(worker) if still_visible else None, errors=[]
+        )
 
     @strawberry.mutation
     async def propose_enrollment(self, info: Info, input: ProposeEnrollmentInput) -> EnrollmentPayload:

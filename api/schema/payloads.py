@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from api.schema.types import ContributionBill, Enrollment, FundingSource, Worker
+from api.schema.types import ContributionBill, Enrollment, FundingSource, Worker, WorkerMove
 from api.services.errors import Problem
 
 
@@ -27,6 +27,15 @@ class WorkerPayload:
         default_factory=list,
         description="Soft mismatches (NIK digits vs declared birth date or sex) for BPJSTK to look at.",
     )
+
+
+@strawberry.type
+class MoveWorkerPayload:
+    move: WorkerMove | None
+    worker: Worker | None = strawberry.field(
+        description="Null when the worker's new kelurahan lies outside your scope: from now on they are not yours."
+    )
+    errors: list[UserError]
 
 
 @strawberry.type

@@ -171,6 +171,10 @@ class Worker(Node):
     async def enrollments(self, info: Info) -> list[Enrollment]:
         return [Enrollment.of(e) for e in await info.context.loaders.enrollments_by_worker.load(self.row.id)]
 
+    @strawberry.field(description="Changes of kelurahan, oldest first: the history a resident takes with them.")
+    async def moves(self, info: Info) -> list[WorkerMove]:
+        return [WorkerMove.of(m) for m in await info.context.loaders.moves_by_worker.load(self.row.id)]
+
     @strawberry.field(description="The open enrollment (proposed, active or lapsed), else the latest one.")
     async def current_enrollment(self, info: Info) -> Enrollment | None:
         rows = await info.context.loaders.enrollments_by_worker.load(self.row.id)
@@ -244,6 +248,25 @@ def _require_funding_read(info: Info, field: str) -> None:
         raise GraphQLError(
             f"FundingSource.{field} requires funding:read.",
             extensions={"code": "FORBIDDEN", "permission": "funding:read"},
+        )
+
+
+@strawberry.type(description="A move between kelurahan of the city, recorded by the office the resident left.")
+class WorkerMove:
+    from_kelurahan_code: str
+    to_kelurahan_code: str
+    effective_date: date
+    recorded_at: datetime
+    recorded_by: str
+
+    @classmethod
+    def of(cls, row: models.WorkerMove) -> WorkerMove:
+        return cls(
+            from_kelurahan_code=row.from_kelurahan_code,
+            to_kelurahan_code=row.to_kelurahan_code,
+            effective_date=row.effective_date,
+            recorded_at=row.recorded_at,
+            recorded_by=row.recorded_by,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -16,7 +16,17 @@ from api.services import validation
 from api.services.errors import Problem, Refused, not_found
 from api.services.nik import nik_problems, nik_warnings
 from db.base import utcnow
-from db.models import Enrollment, EnrollmentStatus, IdempotencyKey, Kelurahan, Occupation, Sex, Worker
+from db.models import (
+    Enrollment,
+    EnrollmentStatus,
+    IdempotencyKey,
+    Kelurahan,
+    Occupation,
+    Sex,
+    Worker,
+    WorkerMove,
+)
+from db.scoping import RowScope
 
 REGISTER = "registerWorker"
 
@@ -195,9 +205,12 @@ async def update(ctx: Context, worker_gid: str, changes: dict[str, Any]) -> Work
     problems += _contact_problems(changes.get("phone"), changes.get("address"), None)
     if problems:
         raise Refused(*problems)
-    if "kelurahan_code" in changes:
-        # Within the caller's own scope only (a city-wide office moving a resident between kelurahan).
-        changes["kelurahan_code"] = (await _visible_kelurahan(ctx, changes["kelurahan_code"], "kelurahanCode")).code
+    destination = changes.pop("kelurahan_code", None)
+    if destination is not None and destination != worker.kelurahan_code:
+        # A change of kelurahan is a move, whichever mutation asks for it: one rule, one history, one audit.
+        await move(ctx, worker, destination, ctx.today, field="kelurahanCode")
+    if not changes:
+        return worker
     before_region = worker.kelurahan_code
     for name, value in changes.items():
         setattr(worker, name, value.strip() if name == "full_name" else value)
@@ -208,6 +221,63 @@ async def update(ctx: Context, worker_gid: str, changes: dict[str, Any]) -> Work
         "worker:update",
         target_id=to_global_id("Worker", worker.id),
         region_code=before_region,
-        detail=f"fields={fields}" + (f";kelurahan={worker.kelurahan_code}" if "kelurahan_code" in changes else ""),
+        detail=f"fields={fields}",
     )
     return worker
+
+
+async def move(ctx: Context, worker: Worker, to_code: str, effective: date, *, field: str) -> WorkerMove:
+    """Move a visible worker to another kelurahan of the same city, with their enrollments and history.
+
+    The origin office (or the city) records the move: it knows the resident left, and the destination may
+    not yet know them. The destination need not be in the mover's scope, and the mover loses sight of the
+    worker afterwards, since the worker's kelurahan is what scopes the worker, its enrollments and checks
+    (db/scoping.py). Moving out of the city is not a move: the coverage ends (terminate, MOVED_OUT)."""
+    ctx.require("worker", "move")
+    problems = validation.region_code(to_code, field, 10)
+    if problems:
+        raise Refused(*problems)
+    origin = worker.kelurahan_code
+    if to_code == origin:
+        raise Refused(Problem("SAME_KELURAHAN", f"{field}: the worker already lives in {to_code}.", field))
+    city = origin[:4]
+    # The destination's existence is checked over the city's reference rows, as a count: no row leaves.
+    (exists_in_city,) = await ctx.db.aggregate_within(
+        RowScope(region_codes=(city,), subject=ctx.principal.subject),
+        select(func.count(Kelurahan.id)).where(Kelurahan.code == to_code),
+    )
+    if not exists_in_city:
+        raise Refused(
+            Problem(
+                "OUTSIDE_CITY",
+                f"{field}: not a kelurahan of this city ({city}); moving out of the city ends coverage "
+                "(terminateEnrollment with MOVED_OUT).",
+                field,
+            )
+        )
+    if effective > ctx.today:
+        raise Refused(
+            Problem("FUTURE_DATE", "effectiveDate: a move is recorded once it has happened.", "effectiveDate")
+        )
+    last = await ctx.db.scalar(select(func.max(WorkerMove.effective_date)).where(WorkerMove.worker_id == worker.id))
+    if last is not None and effective < last:
+        raise Refused(
+            Problem("OUT_OF_ORDER", f"effectiveDate: before the worker's last move ({last}).", "effectiveDate")
+        )
+    record = WorkerMove(
+        worker_id=worker.id,
+        from_kelurahan_code=origin,
+        to_kelurahan_code=to_code,
+        effective_date=effective,
+        recorded_by=ctx.principal.subject,
+    )
+    ctx.db.add(record)
+    worker.kelurahan_code = to_code
+    worker.updated_at = utcnow()
+    await ctx.db.flush()
+    target = to_global_id("Worker", worker.id)
+    detail = f"from={origin};to={to_code};effective={effective.isoformat()}"
+    # One event in each kelurahan's trail: the origin's shows who left, the destination's who arrived.
+    ctx.audit("worker:move", target_id=target, region_code=origin, detail=detail)
+    ctx.audit("worker:move", target_id=target, region_code=to_code, detail=detail)
+    return record

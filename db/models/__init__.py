@@ -12,7 +12,7 @@ from db.models.enrollments import (
 )
 from db.models.funding import BillStatus, ContributionBill, FundingSource
 from db.models.regions import City, Kecamatan, Kelurahan
-from db.models.workers import Occupation, Sex, Worker
+from db.models.workers import Occupation, Sex, Worker, WorkerMove
 
 __all__ = [
     "OPEN_STATUSES",
@@ -33,4 +33,5 @@ __all__ = [
     "VerificationCheck",
     "VerificationCheckKind",
     "Worker",
+    "WorkerMove",
 ]

@@ -50,3 +50,18 @@ class Worker(Base):
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     registered_by: Mapped[str] = mapped_column(String(120))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WorkerMove(Base):
+    """A change of residence between kelurahan of the programme's city. The worker row carries the new
+    kelurahan (which is what scopes it and its enrollments from then on); this row keeps the history."""
+
+    __tablename__ = "worker_moves"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
+    from_kelurahan_code: Mapped[str] = mapped_column(ForeignKey("kelurahan.code"))
+    to_kelurahan_code: Mapped[str] = mapped_column(ForeignKey("kelurahan.code"))
+    effective_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(120))
