@@ -229,3 +229,13 @@ def test_a_programme_year(server: Server, admin: Api, operator: Api, verifier: A
 
         # Those without funding:read see no money.
         assert operator.data(SUMMARY, year=YEAR)["programmeSummary"]["realisation"] is None
+
+
+def test_a_due_date_moves_past_the_weekend_and_a_public_holiday(admin: Api, verifier: Api) -> None:
+    """15 August 2026 is a Saturday and Monday the 17th is Independence Day (db/reference/public_holidays.csv):
+    the contribution for August 2026 is due on Tuesday the 18th."""
+    code = f"HOL2026-{secrets.token_hex(2).upper()}"
+    allocation = {"code": code, "name": "holiday test", "fiscalYear": 2026, "allocated": "1000000"}
+    _ok(admin.data(ALLOCATE, input=allocation)["recordFundingAllocation"])
+    bill = _ok(verifier.data(ISSUE, input={"fundingSourceCode": code, "period": "2026-08"})["issueContributionBill"])
+    assert bill["bill"]["dueDate"] == "2026-08-18"

@@ -12,6 +12,7 @@ from api.ids import require_id, to_global_id
 from api.services import validation
 from api.services.errors import Problem, Refused, not_found
 from db.models import BillStatus, ContributionBill, Enrollment, EnrollmentStatus, FundingSource
+from db.reference import public_holidays
 from db.scoping import RowScope, covers, single_city
 
 _SOURCE_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,39}")
@@ -27,9 +28,10 @@ def remaining(allocated: int, billed: int) -> int:
 
 
 def due_date(period_start: date) -> date:
-    """The 15th of the month covered, moved to Monday when it falls on a weekend."""
+    """The 15th of the month covered, moved to the next working day past weekends and public holidays."""
     due = period_start.replace(day=DUE_DAY)
-    while due.weekday() >= 5:
+    holidays = public_holidays()
+    while due.weekday() >= 5 or due in holidays:
         due += timedelta(days=1)
     return due
 
