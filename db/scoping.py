@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, event, false, or_, select, true
+from sqlalchemy import ColumnElement, event, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session, with_loader_criteria
 
@@ -123,16 +123,22 @@ def criteria_for(scope: RowScope | None) -> list[tuple[type, ColumnElement[bool]
     if scope.unrestricted:
         return [(e, true()) for e in entities]
     codes = scope.region_codes
-    visible_workers = select(Worker.id).where(_within(Worker.kelurahan_code, codes))
-    visible_enrollments = select(Enrollment.id).where(Enrollment.worker_id.in_(visible_workers))
+
+    # Correlated EXISTS, not IN (subquery): SQLite would materialise the whole list of visible workers for
+    # every statement (milliseconds each on a city), where EXISTS is one primary-key probe per row.
+    def lives_within(worker_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
+        # correlate_except: the subquery keeps its own workers even where the outer statement selects them too.
+        return exists().where(Worker.id == worker_id, _within(Worker.kelurahan_code, codes)).correlate_except(Worker)
+
+    visible_enrollments = select(Enrollment.id).where(lives_within(Enrollment.worker_id))
     visible_sources = select(FundingSource.id).where(_within_or_above(FundingSource.region_code, codes))
     return [
         (City, _within_or_above(City.code, codes)),
         (Kecamatan, _within_or_above(Kecamatan.code, codes)),
         (Kelurahan, _within_or_above(Kelurahan.code, codes)),
         (Worker, _within(Worker.kelurahan_code, codes)),
-        (WorkerMove, WorkerMove.worker_id.in_(visible_workers)),
-        (Enrollment, Enrollment.worker_id.in_(visible_workers)),
+        (WorkerMove, lives_within(WorkerMove.worker_id)),
+        (Enrollment, lives_within(Enrollment.worker_id)),
         (VerificationCheck, VerificationCheck.enrollment_id.in_(visible_enrollments)),
         (FundingSource, _within_or_above(FundingSource.region_code, codes)),
         (ContributionBill, ContributionBill.funding_source_id.in_(visible_sources)),

@@ -181,6 +181,7 @@ class Mutation:
             )
         # The batch is one unit too: an unexpected error in any item undoes the whole batch, never half of it.
         async with info.context.db.savepoint():
+            await enrollments.prefetch_for_verification(info.context, [item.enrollment_id for item in input])
             today = info.context.today
             outcomes = []
             for item in input:
