@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from graphql import GraphQLError
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
-from api.auth import AuthenticationError, TokenVerifier
+from api.auth import AuthenticationError, Principal, TokenVerifier
 from api.context import Context, install_statement_counting
+from api.limits import BodyLimit, RateLimit, RateLimiter
+from api.logging import RequestLog, configure_logging, current_request, internal_error_extensions, request_id_of
 from api.policies.authorizer import Authorizer
-from api.schema.build import build_schema
+from api.schema.build import build_schema, is_unexpected
 from api.settings import Settings, get_settings
 from db.migrate import head_revision
 from db.session import create_engine
@@ -52,7 +57,7 @@ class BearerAuth:
                 await HTMLResponse(self.ide_html)(scope, receive, send)
                 return
             try:
-                scope[PRINCIPAL_KEY] = await self.verifier.verify(request.headers.get("authorization"))
+                principal = scope[PRINCIPAL_KEY] = await self.verifier.verify(request.headers.get("authorization"))
             except AuthenticationError as exc:
                 response = JSONResponse(
                     {"errors": [{"message": str(exc), "extensions": {"code": "UNAUTHENTICATED"}}]},
@@ -61,7 +66,14 @@ class BearerAuth:
                 )
                 await response(scope, receive, send)
                 return
+            if (record := current_request.get()) is not None:
+                record.subject, record.role = principal.subject, principal.role
         await self.app(scope, receive, send)
+
+
+def subject_of(scope: Scope) -> str | None:
+    principal = scope.get(PRINCIPAL_KEY)
+    return principal.subject if isinstance(principal, Principal) else None
 
 
 class RentanGraphQL(GraphQL[Context, None]):
@@ -81,20 +93,46 @@ class RentanGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             authorizer=self.authorizer,
             engine=self.engine,
-            request_id=request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex,
+            # The id RequestLog returns in X-Request-Id: audit events and masked errors carry the same one.
+            request_id=request_id_of(request.scope),
         )
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """The last net under MaskErrors: in production, an error still carrying an unexpected exception (one
+        raised where the extension cannot see it, e.g. while the transaction ends) is masked here too."""
+        if self.settings.is_production and result.errors:
+            request_id = request_id_of(request.scope)
+            result.errors = [mask_if_unexpected(error, request_id) for error in result.errors]
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
 
+def mask_if_unexpected(error: GraphQLError, request_id: str) -> GraphQLError:
+    if not is_unexpected(error):
+        return error
+    # Not logged here: the schema's process_errors has logged it with its traceback already.
+    return GraphQLError(
+        "Unexpected error.",
+        nodes=error.nodes,
+        path=error.path,
+        extensions=internal_error_extensions(request_id),
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    configure_logging(settings)
     engine = create_engine(settings.database_url, echo=settings.database_echo)
     install_statement_counting(engine)
     authorizer = Authorizer()
     verifier = TokenVerifier(settings, authorizer)
     graphql = RentanGraphQL(settings=settings, authorizer=authorizer, engine=engine)
+    served: ASGIApp = graphql
+    if settings.rate_limit_per_minute > 0:
+        limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        served = RateLimit(graphql, limiter, key=subject_of)  # behind BearerAuth: keyed on a verified subject
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
@@ -121,12 +159,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route(
                 "/graphql",
-                BearerAuth(graphql, verifier, graphql.graphql_ide_html if settings.graphiql_enabled else None),
+                BearerAuth(served, verifier, graphql.graphql_ide_html if settings.graphiql_enabled else None),
                 methods=["GET", "POST"],
             ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
+        # Outermost first: every response (a 413 or a 401 included) carries the request id and gets its log line.
+        middleware=[Middleware(RequestLog), Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )
     app.state.engine = engine

@@ -42,6 +42,24 @@ class Settings(BaseSettings):
 
     graphiql: bool | None = None  # None: on in development, off in production
 
+    # Limits on what one request may ask, each refused before any resolver runs (0 switches a limit off where
+    # noted). The defaults leave room for everything the dashboard and the batch tools send.
+    # Body: a 1,000-item registerWorkers batch is ~360 KB as clients send it and ~1.0 MB with every field at
+    # its maximum length and pretty-printed; 2 MiB keeps that with margin and refuses a runaway upload.
+    max_body_bytes: int = 2 * 1024 * 1024  # 0: off
+    # Per subject (the token's `sub`): a sustained 10 requests a second, bursts of 120 (a dashboard opening
+    # fires a handful at once). Per process: see api/limits.py.
+    rate_limit_per_minute: int = 600  # 0: off
+    rate_limit_burst: int = 120
+    # Estimated objects a query may return (api/schema/cost.py). Served: a page of 100 workers with their
+    # enrollments and checks (~12,500), a 1,000-item batch with its outcomes (~23,000), two nested pages of 100
+    # (~20,400: the size of the city's register). Refused: a third level of pages, or two with lists below
+    # them (around a million).
+    max_query_cost: int = 50_000  # 0: off
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2000
+
     # A training or test installation can run the programme's calendar from a file holding an ISO date or
     # date-time (Asia/Jakarta), re-read on every request, to walk through a programme year in an afternoon.
     # Refused in production: there the programme's dates are the real ones.

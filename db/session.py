@@ -19,7 +19,9 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"echo": echo}
+    # hide_parameters: a database error's message must not carry the bound values (NIKs, phones) into logs or
+    # development responses.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if is_sqlite(url):
         kwargs["connect_args"] = {"timeout": 30}
     else:

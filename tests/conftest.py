@@ -169,23 +169,23 @@ class Server:
         return {t: self.sql(f"SELECT * FROM {t} ORDER BY id") for t in tables}  # noqa: S608 - fixed names
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp("rentan")
-    database_url = os.environ.get("RENTAN_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir / 'test.sqlite3'}"
-    asyncio.run(_reset(database_url))
-    upgrade(database_url)
-    asyncio.run(_seed(database_url))
-    key_file = workdir / "dev-key.pem"
-    env = {
-        **os.environ,
+@contextmanager
+def serve(workdir: Path, database_url: str, key_file: Path, **overrides: str | None) -> Iterator[Server]:
+    """uvicorn serving the app on a free port, its output in ``workdir/server.log``, until the block ends.
+    ``overrides``: ``RENTAN_*`` variables over the test defaults (None: unset), e.g. a second server with a low
+    rate limit; the Server's ``settings`` carry them too."""
+    chosen = {
         "RENTAN_DATABASE_URL": database_url,
         "RENTAN_DEV_KEY_FILE": str(key_file),
         "RENTAN_ENV": "development",
         "RENTAN_CLOCK_FILE": str(workdir / "clock"),
+        **overrides,
     }
-    settings = Settings(database_url=database_url, dev_key_file=key_file)
-    issue_dev_token(settings, role="auditor", scope=CITY, subject="warm-up")  # creates the key before the server
+    fields: dict[str, Any] = {
+        name.removeprefix("RENTAN_").lower(): value for name, value in chosen.items() if value is not None
+    }
+    settings = Settings(**fields)
+    env = {name: value for name, value in {**os.environ, **chosen}.items() if value is not None}
     port = _free_port()
     log = (workdir / "server.log").open("w")
     proc = subprocess.Popen(
@@ -218,10 +218,28 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             log.close()
             raise RuntimeError("server did not start:\n" + (workdir / "server.log").read_text())
         time.sleep(0.1)
-    yield Server(url=f"{base}/graphql", database_url=database_url, settings=settings, clock_file=workdir / "clock")
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    try:
+        yield Server(url=f"{base}/graphql", database_url=database_url, settings=settings, clock_file=workdir / "clock")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("rentan")
+    database_url = os.environ.get("RENTAN_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir / 'test.sqlite3'}"
+    asyncio.run(_reset(database_url))
+    upgrade(database_url)
+    asyncio.run(_seed(database_url))
+    key_file = workdir / "dev-key.pem"
+    settings = Settings(database_url=database_url, dev_key_file=key_file)
+    issue_dev_token(settings, role="auditor", scope=CITY, subject="warm-up")  # creates the key before the server
+    # The suite fires requests as fast as it can under a handful of subjects: the rate limit (on by default)
+    # is tested on a server of its own (tests/test_hardening.py), here it would only make tests flaky.
+    with serve(workdir, database_url, key_file, RENTAN_RATE_LIMIT_PER_MINUTE="0") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

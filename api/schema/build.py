@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
+from api.context import Context
+from api.logging import current_request, get_logger
 from api.schema import types as t
-from api.schema.extensions import RequestTransaction, StatementCount
+from api.schema.cost import CostLimits, QueryCostLimiter
+from api.schema.extensions import (
+    IntrospectionByRole,
+    MaskUnexpectedErrors,
+    OperationRecord,
+    RequestTransaction,
+    StatementCount,
+)
 from api.schema.mutation import Mutation
 from api.schema.query import Query
 from api.settings import Settings
+
+log = get_logger()
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -19,20 +31,58 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+class RentanSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Strawberry calls this with the errors as raised, before MaskErrors rewrites them. Instead of its
+        default (the message and traceback of every error, client mistakes included, on the root logger), an
+        unexpected error is logged once with its traceback and the request id the client is shown; the codes
+        of all errors go on the request's log line. Messages of client errors are not logged: a coercion
+        error quotes the variable's value, which may be a NIK."""
+        ctx = execution_context.context if execution_context is not None else None
+        request_id = ctx.request_id if isinstance(ctx, Context) else None
+        record = current_request.get()
+        for error in errors:
+            if is_unexpected(error):
+                code = "INTERNAL_SERVER_ERROR"
+                log.error(
+                    "unexpected_error",
+                    request_id=request_id,
+                    path=".".join(str(p) for p in error.path or ()) or None,
+                    exc_info=error.original_error,
+                )
+            else:  # validation errors carry no code of their own: they are the ones without a path
+                code = str((error.extensions or {}).get("code") or ("GRAPHQL_ERROR" if error.path else "INVALID_QUERY"))
+            if record is not None:
+                record.error_codes.append(code)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
+    cost = CostLimits(
+        max_cost=settings.max_query_cost,
+        default_page_size=settings.default_page_size,
+        max_page_size=settings.max_page_size,
+    )
+    # Extensions are given as classes or factories, never instances: an instance would be shared by
+    # concurrent requests (strawberry#3172).
     extensions: list[object] = [
         RequestTransaction,
-        lambda: QueryDepthLimiter(max_depth=12),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
-        lambda: MaxTokensLimiter(max_token_count=2000),
+        OperationRecord,
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: QueryCostLimiter(cost),
     ]
     if settings.is_production:
+        # GraphiQL (development) needs introspection for everyone; production keeps it to the roles that
+        # build clients against the graph (policy: schema:introspect).
+        extensions.append(IntrospectionByRole)
         # Clients learn the rule they broke (validation errors, FORBIDDEN, BAD_USER_INPUT all carry it), never
-        # the text of an unexpected exception, which may hold SQL or personal data.
-        extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
+        # the text of an unexpected exception, which may hold SQL or personal data: they get the request id,
+        # under which the log holds the traceback.
+        extensions.append(lambda: MaskUnexpectedErrors(should_mask_error=is_unexpected))
     else:
         extensions.append(StatementCount)
-    return strawberry.Schema(
+    return RentanSchema(
         query=Query,
         mutation=Mutation,
         types=[
