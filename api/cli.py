@@ -115,8 +115,16 @@ def serve(
     port: int = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
 ) -> None:
-    """Serve the API (GraphiQL at /graphql in development)."""
+    """Serve the API (GraphiQL at /graphql in development). Refuses to start on a database whose schema is not
+    at this code's migration head: a half-upgraded database would fail request by request instead."""
     import uvicorn
+
+    from db.migrate import schema_behind
+
+    problem = schema_behind(get_settings().database_url)
+    if problem is not None:
+        typer.echo(f"refusing to serve: {problem}", err=True)
+        raise typer.Exit(code=3)
 
     uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False)
 

@@ -32,3 +32,24 @@ def head_revision(database_url: str) -> str | None:
 
 def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def schema_behind(database_url: str) -> str | None:
+    """Why the database cannot be served by this code (its schema is not at the code's head), or None.
+    Must run outside an event loop."""
+    import asyncio
+
+    from db.session import create_engine
+
+    async def current() -> str | None:
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(current_revision)
+        finally:
+            await engine.dispose()
+
+    at, head = asyncio.run(current()), head_revision(database_url)
+    if at == head:
+        return None
+    return f"the database schema is at {at or 'nothing'}, this code needs {head}: run `rentan db upgrade` first"

@@ -58,3 +58,13 @@ def test_db_upgrade_and_seed_are_deterministic(tmp_path: Path) -> None:
             assert kelurahan == 34
     assert len(dumps[0]) == 120
     assert dumps[0] == dumps[1]
+
+
+def test_serve_refuses_a_database_behind_the_code(tmp_path: Path) -> None:
+    """`rentan serve` on a database migrated only part-way exits at once, naming the command that fixes it."""
+    env = {**os.environ, "RENTAN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"}
+    assert rentan("db", "upgrade", "--revision", "0002", env=env).returncode == 0
+    done = rentan("serve", "--port", "0", env=env)
+    assert done.returncode == 3
+    assert "refusing to serve" in done.stderr
+    assert "rentan db upgrade" in done.stderr
