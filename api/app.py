@@ -23,6 +23,7 @@ from api.auth import AuthenticationError, Principal, TokenVerifier
 from api.context import Context, install_statement_counting
 from api.limits import BodyLimit, RateLimit, RateLimiter
 from api.logging import RequestLog, configure_logging, current_request, internal_error_extensions, request_id_of
+from api.metrics import metrics_endpoint
 from api.policies.authorizer import Authorizer
 from api.schema.build import build_schema, is_unexpected
 from api.settings import Settings, get_settings
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint(engine)),
         ],
         # Outermost first: every response (a 413 or a 401 included) carries the request id and gets its log line.
         middleware=[Middleware(RequestLog), Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],

@@ -24,6 +24,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from api import metrics
 from api.settings import Settings
 
 LOGGER_NAME = "rentan"
@@ -186,6 +187,7 @@ class RequestLog:
                     await send_with_id({"type": "http.response.body", "body": body})
                 finally:
                     path = scope.get("path", "")
+                    metrics.observe(path, record.operation, status, time.perf_counter() - start, record.error_codes)
                     level = "debug" if path in _QUIET_PATHS and status < 500 else "info"
                     getattr(self.log, level)(
                         "request",

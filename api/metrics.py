@@ -1,0 +1,103 @@
+"""Prometheus metrics: requests and latency by GraphQL operation, errors by code, the database pool.
+
+One process: the default registry. Several (`rentan serve --workers N`): set ``PROMETHEUS_MULTIPROC_DIR`` to an
+empty directory before start, and ``/metrics`` then sums every process's figures (prometheus_client's
+multiprocess mode), so a scrape through the load balancer sees the whole server, not one worker.
+No label ever carries a subject, an id or a value from a request: operation names only, and those bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import REGISTRY, Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import Response
+
+REQUESTS = Counter(
+    "rentan_requests_total", "HTTP requests by path, GraphQL operation and status.", ["path", "operation", "status"]
+)
+LATENCY = Histogram(
+    "rentan_request_duration_seconds",
+    "Request latency by path and GraphQL operation.",
+    ["path", "operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ERRORS = Counter("rentan_graphql_errors_total", "GraphQL errors and user errors by code.", ["code"])
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_CODE = re.compile(r"[A-Z_]{1,40}")
+# Operation names come from clients: a bounded set keeps a hostile client from inflating the series.
+_MAX_OPERATIONS = 200
+_seen: set[str] = set()
+_KNOWN_PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
+
+
+def _operation_label(name: str | None) -> str:
+    if not name:
+        return "anonymous"
+    if not _NAME.fullmatch(name):
+        return "invalid"
+    if name not in _seen:
+        if len(_seen) >= _MAX_OPERATIONS:
+            return "other"
+        _seen.add(name)
+    return name
+
+
+def observe(path: str, operation: str | None, status: int, seconds: float, error_codes: list[str]) -> None:
+    path_label = path if path in _KNOWN_PATHS else "other"
+    op = _operation_label(operation)
+    REQUESTS.labels(path_label, op, str(status)).inc()
+    LATENCY.labels(path_label, op).observe(seconds)
+    for code in error_codes:
+        ERRORS.labels(code if _CODE.fullmatch(code) else "OTHER").inc()
+
+
+class PoolCollector(Collector):
+    """The engine's connection pool, read at scrape time (per process)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pool = self.engine.sync_engine.pool
+        checked_out = getattr(pool, "checkedout", None)
+        size = getattr(pool, "size", None)
+        in_use = GaugeMetricFamily("rentan_db_pool_checked_out", "Database connections in use.", labels=["pid"])
+        capacity = GaugeMetricFamily("rentan_db_pool_size", "Database pool size.", labels=["pid"])
+        pid = str(os.getpid())
+        if callable(checked_out):
+            in_use.add_metric([pid], float(checked_out()))
+        if callable(size):
+            capacity.add_metric([pid], float(size()))
+        yield in_use
+        yield capacity
+
+
+def metrics_endpoint(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+    pool = PoolCollector(engine)
+
+    async def metrics(_: Request) -> Response:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        else:
+            registry = REGISTRY
+        # The pool is per process and read live: only this process's, in either mode.
+        output = generate_latest(registry) + generate_latest(_single(pool))
+        return Response(output, media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+def _single(collector: Collector) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry

@@ -1,0 +1,56 @@
+"""Prometheus /metrics: requests and latency by GraphQL operation, errors by code, the database pool; and
+never a value from a request in a label."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.conftest import Server
+
+
+def _value(text: str, metric: str, **labels: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(metric + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_operations_errors_and_the_pool(server: Server) -> None:
+    base = server.url.rsplit("/", 1)[0]
+    before = httpx.get(f"{base}/metrics").text
+    analyst = {"Authorization": f"Bearer {server.token('pemkot-analyst')}"}
+    for _ in range(3):
+        ok = httpx.post(server.url, json={"query": "query MetricsProbe { viewer { role } }"}, headers=analyst)
+        assert ok.status_code == 200
+    refused = {
+        "query": 'mutation MetricsRefused { registerWorker(input: {nik: "3578061506850001", fullName: "X", '
+        'birthDate: "1985-06-15", sex: MALE, occupation: OTHER, monthlyIncome: "1", kelurahanCode: "3575041010"}) '
+        "{ errors { code } } }"
+    }
+    assert (
+        httpx.post(server.url, json=refused, headers=analyst).json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    )
+    after = httpx.get(f"{base}/metrics")
+    assert after.status_code == 200
+    assert after.headers["content-type"].startswith("text/plain")
+    text = after.text
+    probe = {"path": "/graphql", "operation": "MetricsProbe", "status": "200"}
+    assert _value(text, "rentan_requests_total", **probe) - _value(before, "rentan_requests_total", **probe) == 3
+    assert _value(text, "rentan_request_duration_seconds_count", path="/graphql", operation="MetricsProbe") >= 3
+    assert _value(text, "rentan_graphql_errors_total", code="FORBIDDEN") > _value(
+        before, "rentan_graphql_errors_total", code="FORBIDDEN"
+    )
+    assert re.search(r"^rentan_db_pool_checked_out\{pid=\"\d+\"\} \d", text, re.MULTILINE)
+
+
+def test_hostile_operation_names_do_not_become_labels(server: Server) -> None:
+    base = server.url.rsplit("/", 1)[0]
+    token = {"Authorization": f"Bearer {server.token('auditor')}"}
+    name = "Q" + "x" * 100  # longer than a label may be
+    httpx.post(server.url, json={"query": f"query {name} {{ viewer {{ role }} }}"}, headers=token)
+    text = httpx.get(f"{base}/metrics").text
+    assert name not in text
+    assert 'operation="invalid"' in text
+    assert server.token("auditor") not in text
