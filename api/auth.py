@@ -77,7 +77,14 @@ class TokenVerifier:
         self._jwks: jwt.PyJWKClient | None = None
         self._static_key: Any = None
         if settings.jwks_url:
-            self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300)
+            # Only the key set is cached, for a bounded time: PyJWT's per-kid key cache (cache_keys) never
+            # expires, so a key the provider withdrew would stay trusted for the life of the process.
+            self._jwks = jwt.PyJWKClient(
+                settings.jwks_url,
+                cache_jwk_set=True,
+                lifespan=settings.jwks_cache_seconds,
+                cooldown_duration=settings.jwks_refetch_cooldown_seconds,
+            )
         elif settings.is_production:
             raise RuntimeError("RENTAN_JWKS_URL is required in production: the development key is not for real use")
         else:

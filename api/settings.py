@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = 30
     jwt_dev_token_ttl_seconds: int = 8 * 3600
     jwks_url: str | None = None
+    # The JWKS is cached this long; a token naming a kid not in the cached set refetches it at most once per
+    # cooldown, so unknown kids cannot make us hammer the identity provider.
+    jwks_cache_seconds: int = 300
+    jwks_refetch_cooldown_seconds: float = 30
     dev_key_file: Path = Path(".rentan/dev-signing-key.pem")
 
     # Pagination: a default page and a ceiling, so that no client pulls a whole table.

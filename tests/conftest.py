@@ -117,6 +117,7 @@ class Server:
     database_url: str
     settings: Settings
     clock_file: Path
+    process: subprocess.Popen[bytes] | None = None  # the uvicorn process (tests/test_crash.py kills it)
 
     @contextmanager
     def calendar(self) -> Iterator[Callable[[date], None]]:
@@ -219,7 +220,13 @@ def serve(workdir: Path, database_url: str, key_file: Path, **overrides: str | N
             raise RuntimeError("server did not start:\n" + (workdir / "server.log").read_text())
         time.sleep(0.1)
     try:
-        yield Server(url=f"{base}/graphql", database_url=database_url, settings=settings, clock_file=workdir / "clock")
+        yield Server(
+            url=f"{base}/graphql",
+            database_url=database_url,
+            settings=settings,
+            clock_file=workdir / "clock",
+            process=proc,
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=10)

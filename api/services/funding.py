@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from api.context import Context
 from api.ids import require_id, to_global_id
@@ -280,7 +281,12 @@ async def issue_bill(ctx: Context, *, source_code: str, period: str) -> Contribu
         issued_by=ctx.principal.subject,
     )
     ctx.db.add(bill)
-    await ctx.db.flush()
+    try:
+        await ctx.db.flush()
+    except IntegrityError as exc:  # a concurrent issue of the same month won the unique (source, period)
+        raise Refused(
+            Problem("ALREADY_BILLED", f"period: {period} is already billed for {source_code}.", "period")
+        ) from exc
     ctx.audit(
         "bill:issue",
         target_id=to_global_id("ContributionBill", bill.id),
