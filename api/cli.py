@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 
+from api.client.cli import client_app
 from api.settings import get_settings
 
 app = typer.Typer(help="Rentan: the shared GraphQL API of the pekerja rentan programme.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(client_app, name="client")
 
 ROLE_SCOPES = {
     "pemkot-admin": "3575",

@@ -13,6 +13,8 @@ Region reference rows (cities, kecamatan, kelurahan) and funding sources are als
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import ColumnElement, event, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,7 +105,8 @@ def _within_or_above(column: InstrumentedAttribute[str], codes: tuple[str, ...])
     return or_(_within(column, codes), column.in_(above))
 
 
-def criteria_for(scope: RowScope | None) -> list[tuple[type, ColumnElement[bool]]]:
+@lru_cache(maxsize=1024)
+def criteria_for(scope: RowScope | None) -> tuple[tuple[type, ColumnElement[bool]], ...]:
     """The WHERE criterion of each scoped entity under ``scope``; ``false()`` everywhere when there is none."""
     entities: list[type] = [
         City,
@@ -119,9 +122,9 @@ def criteria_for(scope: RowScope | None) -> list[tuple[type, ColumnElement[bool]
         IdempotencyKey,
     ]
     if scope is None:
-        return [(e, false()) for e in entities]
+        return tuple((e, false()) for e in entities)
     if scope.unrestricted:
-        return [(e, true()) for e in entities]
+        return tuple((e, true()) for e in entities)
     codes = scope.region_codes
 
     # Correlated EXISTS, not IN (subquery): SQLite would materialise the whole list of visible workers for
@@ -132,7 +135,7 @@ def criteria_for(scope: RowScope | None) -> list[tuple[type, ColumnElement[bool]
 
     visible_enrollments = select(Enrollment.id).where(lives_within(Enrollment.worker_id))
     visible_sources = select(FundingSource.id).where(_within_or_above(FundingSource.region_code, codes))
-    return [
+    return (
         (City, _within_or_above(City.code, codes)),
         (Kecamatan, _within_or_above(Kecamatan.code, codes)),
         (Kelurahan, _within_or_above(Kelurahan.code, codes)),
@@ -144,7 +147,7 @@ def criteria_for(scope: RowScope | None) -> list[tuple[type, ColumnElement[bool]
         (ContributionBill, ContributionBill.funding_source_id.in_(visible_sources)),
         (AuditEvent, _within(AuditEvent.region_code, codes)),
         (IdempotencyKey, IdempotencyKey.subject == scope.subject),
-    ]
+    )
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -154,8 +157,12 @@ def _apply_scope(state: ORMExecuteState) -> None:
     if state.is_column_load or state.is_relationship_load:
         # The criteria added to the parent statement already propagate to these loads.
         return
-    options = [
-        with_loader_criteria(entity, criterion, include_aliases=True)
-        for entity, criterion in criteria_for(get_scope(state.session))
-    ]
-    state.statement = state.statement.options(*options)
+    state.statement = state.statement.options(*_options_for(get_scope(state.session)))
+
+
+@lru_cache(maxsize=1024)
+def _options_for(scope: RowScope | None) -> tuple[Any, ...]:
+    # Built once per scope: building the criteria for every statement was a third of a batch's CPU.
+    return tuple(
+        with_loader_criteria(entity, criterion, include_aliases=True) for entity, criterion in criteria_for(scope)
+    )

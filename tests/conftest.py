@@ -276,7 +276,10 @@ _nik_serial = itertools.count(1)
 def new_nik(birth: date = date(1985, 6, 15), *, female: bool = False, region: str = "357806") -> str:
     """A valid synthetic NIK no seeded worker has (the seed never issues from 357806), unique in this run."""
     day = birth.day + (40 if female else 0)
-    return f"{region}{day:02d}{birth.month:02d}{birth.year % 100:02d}{next(_nik_serial):04d}"
+    serial = next(_nik_serial)
+    if serial > 9999:
+        raise RuntimeError("new_nik: at most 9,999 NIKs per test session (four serial digits)")
+    return f"{region}{day:02d}{birth.month:02d}{birth.year % 100:02d}{serial:04d}"
 
 
 REGISTER = """

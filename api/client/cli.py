@@ -1,0 +1,194 @@
+"""`rentan client ...`: sheets in and out of a running API, with the token in RENTAN_TOKEN.
+
+Exit codes, the same for every command: 0 when everything went through; 1 when the server was reached but some
+rows were refused or invalid (the report lists each one), or what was asked is not visible to the token's role;
+2 for a usage or connection problem (bad file, missing column, no token, server unreachable, token refused).
+
+Heavy imports (openpyxl, gql, the model enums) happen inside the commands: `rentan --help` and the server's own
+commands do not pay for them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+client_app = typer.Typer(
+    help="Sheets (XLSX or CSV) in and out of a running Rentan API: RENTAN_URL (default "
+    "http://127.0.0.1:8000/graphql) and the bearer token in RENTAN_TOKEN. Exit codes: 0 all rows went through, "
+    "1 some rows refused or invalid (see the report) or not visible to your role, 2 usage or connection error.",
+    no_args_is_help=True,
+)
+
+T = TypeVar("T")
+
+
+class SheetKind(enum.StrEnum):
+    workers = "workers"
+    verifications = "verifications"
+
+
+class ExportKind(enum.StrEnum):
+    workers = "workers"
+    enrollments = "enrollments"
+    realisation = "realisation"
+
+
+URL_OPTION = typer.Option("--url", help="The API's /graphql endpoint; default RENTAN_URL, else localhost:8000.")
+# 1000: the server's ceiling per batch mutation (api.client.imports.MAX_BATCH, not imported here to keep this light).
+BATCH_OPTION = typer.Option("--batch", min=1, max=1000, help="Rows per request (the server takes at most 1000).")
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"rentan client: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _failures() -> Iterator[None]:
+    """ClientFailure, SheetError and a request the server failed as a whole become a one-line message and exit
+    code 2; NotVisible exit code 1. (Imports never let a failed request through: they split it, row by row.)"""
+    from api.client.connection import ClientFailure, QueryFailed
+    from api.client.exports import NotVisible
+    from api.client.sheets import SheetError
+
+    try:
+        yield
+    except (ClientFailure, SheetError) as exc:
+        raise _fail(str(exc), 2) from None
+    except QueryFailed as exc:
+        raise _fail(f"the server answered with an error ({', '.join(exc.codes)}): {exc}", 2) from None
+    except NotVisible as exc:
+        raise _fail(str(exc), 1) from None
+
+
+def _with_api(url: str | None, work: Callable[..., T]) -> T:
+    from api.client.connection import connect
+
+    with connect(url) as api:
+        return work(api)
+
+
+def _check_suffix(path: Path, option: str) -> None:
+    if path.suffix.lower() not in (".xlsx", ".csv"):
+        raise _fail(f"{option} {path}: use a .xlsx or .csv file name.", 2)
+
+
+def _check_report(file: Path, report: Path) -> None:
+    _check_suffix(file, "FILE")
+    _check_suffix(report, "--report")
+    if report.resolve() == file.resolve():
+        raise _fail("--report names the input sheet itself: the report would overwrite it.", 2)
+
+
+@client_app.command()
+def template(
+    kind: Annotated[SheetKind, typer.Argument(help="workers (kelurahan registrations) or verifications (BPJSTK).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The file to write, .xlsx or .csv.")],
+) -> None:
+    """Write an empty sheet to fill in.
+
+    A CSV holds the header row; an XLSX also has Text-formatted columns, dropdowns and a README sheet.
+    """
+    from api.client.columns import VERIFICATIONS, WORKERS
+    from api.client.sheets import write_template
+
+    _check_suffix(output, "-o")
+    with _failures():
+        write_template(output, WORKERS if kind == SheetKind.workers else VERIFICATIONS)
+    typer.echo(f"{kind.value} template written to {output}", err=True)
+
+
+@client_app.command("import-workers")
+def import_workers(
+    file: Annotated[Path, typer.Argument(help="The filled workers sheet (.xlsx or .csv).")],
+    report: Annotated[
+        Path | None, typer.Option(help="Where to write each row's outcome; default FILE-report with FILE's type.")
+    ] = None,
+    batch: Annotated[int, BATCH_OPTION] = 500,
+    url: Annotated[str | None, URL_OPTION] = None,
+) -> None:
+    """Register the residents of a sheet (kelurahan or Pemkot token).
+
+    Each row succeeds or fails alone; importing the same sheet again registers nobody twice. Exit 0 when every
+    row is REGISTERED or ALREADY_REGISTERED, 1 when any is REFUSED or INVALID (the report says why, with the
+    column and the rule), 2 on a usage or connection error.
+    """
+    from api.client import imports
+    from api.client.progress import Bar
+
+    report_path = report or imports.default_report_path(file)
+    _check_report(file, report_path)
+    with _failures(), Bar("registering") as bar:
+        summary = _with_api(url, lambda api: imports.import_workers(api, file, report_path, batch, bar))
+    typer.echo(summary.line(), err=True)
+    raise typer.Exit(0 if summary.ok else 1)
+
+
+@client_app.command("import-verifications")
+def import_verifications(
+    file: Annotated[Path, typer.Argument(help="The filled verifications sheet (.xlsx or .csv).")],
+    report: Annotated[
+        Path | None, typer.Option(help="Where to write each row's outcome; default FILE-report with FILE's type.")
+    ] = None,
+    batch: Annotated[int, BATCH_OPTION] = 500,
+    url: Annotated[str | None, URL_OPTION] = None,
+) -> None:
+    """Upload BPJSTK's verification results (bpjstk-verifier token).
+
+    Each row succeeds or fails alone; sending the same sheet again changes nothing. Exit 0 when every row is
+    VERIFIED or REJECTED, 1 when any is REFUSED or INVALID, 2 on a usage or connection error.
+    """
+    from api.client import imports
+    from api.client.progress import Bar
+
+    report_path = report or imports.default_report_path(file)
+    _check_report(file, report_path)
+    with _failures(), Bar("verifying") as bar:
+        summary = _with_api(url, lambda api: imports.import_verifications(api, file, report_path, batch, bar))
+    typer.echo(summary.line(), err=True)
+    raise typer.Exit(0 if summary.ok else 1)
+
+
+@client_app.command()
+def export(
+    kind: Annotated[ExportKind, typer.Argument(help="workers, enrollments or realisation.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The file to write, .xlsx or .csv.")],
+    kelurahan: Annotated[str | None, typer.Option(help="Only this kelurahan (10-digit code).")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="PROPOSED, ACTIVE, REJECTED, LAPSED or TERMINATED (workers: with an enrollment in it)."),
+    ] = None,
+    funding_source: Annotated[str | None, typer.Option(help="Enrollments of this funding source code.")] = None,
+    fiscal_year: Annotated[int | None, typer.Option(help="Realisation: the fiscal year's sources.")] = None,
+    semester: Annotated[int | None, typer.Option(min=1, max=2, help="Realisation: 1 (Jan-Jun) or 2 (Jul-Dec).")] = None,
+    url: Annotated[str | None, URL_OPTION] = None,
+) -> None:
+    """Write workers, enrollments or the monthly realisation, as far as your token may see them.
+
+    NIKs come out as the server shows them to your role (masked or full), contact fields your role may not read
+    as empty cells. Exit 1 when the realisation is not visible to your role."""
+    from api.client import exports
+    from api.client.progress import Bar
+
+    _check_suffix(output, "-o")
+    with _failures():
+        if kind == ExportKind.realisation:
+            if kelurahan or status or funding_source:
+                raise _fail("the realisation export takes --fiscal-year and --semester only.", 2)
+            with Bar("exporting") as bar:
+                summary = _with_api(
+                    url, lambda api: exports.export_realisation(api, output, fiscal_year, semester, bar)
+                )
+        else:
+            if fiscal_year is not None or semester is not None:
+                raise _fail("--fiscal-year and --semester are for the realisation export.", 2)
+            filter_input = exports.list_filter(kind.value, kelurahan, status, funding_source)
+            with Bar("exporting") as bar:
+                summary = _with_api(url, lambda api: exports.export_list(api, kind.value, output, filter_input, bar))
+    typer.echo(summary.line(), err=True)

@@ -1,0 +1,218 @@
+"""The client's line to a running Rentan API: gql over HTTPX with the caller's bearer token.
+
+Every failure a person can act on becomes a ClientFailure with a message saying what to do (start the server,
+fix RENTAN_URL, get a fresh token); the commands turn it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_URL = "http://127.0.0.1:8000/graphql"
+ATTEMPTS = 3
+MAX_RATE_WAIT = 300.0  # seconds a run waits in all for the server's rate limit before giving up
+
+
+class ClientSettings(BaseSettings):
+    """The client's own settings (it runs on an office computer, not beside the server): RENTAN_URL, RENTAN_TOKEN,
+    RENTAN_CLIENT_TIMEOUT. The token is read from the environment only, never from a command-line option, so
+    that it does not show in the process list or the shell history."""
+
+    model_config = SettingsConfigDict(env_prefix="RENTAN_", extra="ignore")
+
+    url: str = DEFAULT_URL
+    token: SecretStr | None = None
+    # A 1,000-row batch is one transaction on the server: allow it minutes on a busy database, not seconds.
+    client_timeout: float = 300.0
+
+
+class ClientFailure(Exception):
+    """The run cannot go on: the server is unreachable, refused the token, or answered something unusable."""
+
+
+class QueryFailed(Exception):
+    """The server answered the request with GraphQL errors (no data): one request failed as a whole."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e.get("message")) for e in errors))
+
+    @property
+    def codes(self) -> list[str]:
+        return [str((e.get("extensions") or {}).get("code") or "GRAPHQL_ERROR") for e in self.errors]
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after} s")
+        self.retry_after = max(retry_after, 0.1)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    subject: str
+    agency: str
+    scope: list[str]
+    permissions: list[str]
+    # The server's clock when it answered (its HTTP Date header): rows registered before it were not this run's.
+    server_time: datetime | None
+
+
+class Api:
+    """One gql session (one kept-alive HTTP connection) holding the caller's token."""
+
+    def __init__(self, url: str, token: str, timeout: float = 300.0) -> None:
+        from gql import Client
+        from gql.transport.httpx import HTTPXTransport
+
+        self.url = url
+        self._transport = HTTPXTransport(url=url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+        self._client = Client(transport=self._transport)
+        self._session: Any = None
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session = None
+            self._client.close_sync()  # type: ignore[no-untyped-call]  # gql leaves it unannotated
+
+    def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The data of one request. Retried on a lost connection or a gateway error, and after the wait the
+        server asks for when it answers 429: every request this client sends is safe to repeat (registrations
+        carry idempotency keys, a verification sent again changes nothing, the rest are reads)."""
+        from gql.transport.exceptions import TransportConnectionFailed, TransportServerError
+
+        failures = 0
+        waited = 0.0
+        while True:
+            try:
+                return self._execute_once(query, variables)
+            except RateLimited as limited:
+                if waited >= MAX_RATE_WAIT:
+                    raise ClientFailure(
+                        f"the server still refuses requests as too many after {waited:.0f} s (HTTP 429); try later."
+                    ) from None
+                time.sleep(limited.retry_after)
+                waited += limited.retry_after
+                continue
+            except TransportConnectionFailed as exc:
+                failure = ClientFailure(
+                    f"cannot reach the Rentan API at {self.url} ({exc or 'no answer'}). Is the server running, "
+                    "and does RENTAN_URL name its /graphql endpoint?"
+                )
+            except TransportServerError as exc:
+                if exc.code not in (502, 503, 504):
+                    raise self._server_error(exc) from exc
+                failure = ClientFailure(f"the Rentan API at {self.url} is unavailable (HTTP {exc.code}).")
+            failures += 1
+            self.close()  # a failed transport is not reused: the next attempt opens a fresh connection
+            if failures >= ATTEMPTS:
+                raise failure
+            time.sleep(failures)
+
+    def _execute_once(self, query: str, variables: dict[str, Any] | None) -> dict[str, Any]:
+        from gql import GraphQLRequest
+        from gql.transport.exceptions import TransportProtocolError, TransportQueryError
+
+        if self._session is None:
+            # One session for the whole run: a kept-alive connection instead of a new one per page or batch.
+            self._session = self._client.connect_sync()  # type: ignore[no-untyped-call]  # unannotated in gql
+        try:
+            result = self._session.execute(GraphQLRequest(query, variable_values=variables), get_execution_result=True)
+        except TransportQueryError as exc:
+            errors: list[dict[str, Any]] = []
+            for error in exc.errors or []:
+                errors.append(dict(error) if isinstance(error, dict) else {"message": str(error)})
+            codes = {(e.get("extensions") or {}).get("code") for e in errors}
+            if "UNAUTHENTICATED" in codes:
+                raise ClientFailure(
+                    f"the server refused the token (HTTP 401: {errors[0].get('message')}). Set RENTAN_TOKEN to a "
+                    "valid, unexpired token for this server (`rentan token --role ... --scope ...` in development)."
+                ) from exc
+            if "RATE_LIMITED" in codes:
+                # The server's per-subject rate limit (HTTP 429): wait as it says, then send the same request.
+                retry_after = (errors[0].get("extensions") or {}).get("retryAfter")
+                raise RateLimited(float(retry_after) if isinstance(retry_after, int | float) else 1.0) from exc
+            if "FORBIDDEN" in codes:
+                raise ClientFailure(f"your token's role may not do this: {errors[0].get('message')}") from exc
+            raise QueryFailed(errors) from exc
+        except TransportProtocolError as exc:
+            raise ClientFailure(
+                f"{self.url} did not answer as a GraphQL API ({str(exc)[:200]}); RENTAN_URL should end in /graphql."
+            ) from exc
+        return dict(result.data or {})
+
+    def _server_error(self, exc: Any) -> ClientFailure:
+        if exc.code == 401:
+            return ClientFailure("the server refused the token (HTTP 401). Set RENTAN_TOKEN to a valid token.")
+        if exc.code == 404:
+            return ClientFailure(f"{self.url} answered 404: RENTAN_URL should name the API's /graphql endpoint.")
+        return ClientFailure(f"the Rentan API at {self.url} failed (HTTP {exc.code}): {str(exc)[:200]}")
+
+    def server_time(self) -> datetime | None:
+        headers = getattr(self._transport, "response_headers", None)
+        value = headers.get("date") if headers is not None else None
+        if not value:
+            return None
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+
+    def run_start(self, seen: datetime | None, patience: float = 5.0) -> datetime | None:
+        """A server time T such that whatever the server recorded before ``seen`` was answered is older than T,
+        and whatever it records from now on is not: waits (a second or two) until the server's clock has passed T.
+
+        The reports use it to tell a row an earlier run registered (the server replays its idempotency key) from
+        a row registered now. The HTTP Date header counts whole seconds and uvicorn refreshes it once a second,
+        so it trails the real time by up to two seconds; T is two seconds past ``seen``. The header never runs
+        ahead of the server's clock, so a row registered in this run is never reported as registered before.
+        None (no such distinction) when the server sends no Date header or its clock does not move.
+        """
+        if seen is None:
+            return None
+        threshold = seen + timedelta(seconds=2)
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            self.execute("query Clock { viewer { subject } }")
+            now = self.server_time()
+            if now is None:
+                return None
+            if now >= threshold:
+                return threshold
+            time.sleep(0.25)
+        return None
+
+    def viewer(self) -> Viewer:
+        data = self.execute("query Viewer { viewer { subject agency scope permissions } }")["viewer"]
+        return Viewer(
+            subject=data["subject"],
+            agency=data["agency"],
+            scope=list(data["scope"]),
+            permissions=list(data["permissions"]),
+            server_time=self.server_time(),
+        )
+
+
+def connect(url: str | None = None) -> Api:
+    """An Api for RENTAN_URL (or ``url``) with RENTAN_TOKEN; a ClientFailure when no token is set."""
+    settings = ClientSettings()
+    token = settings.token.get_secret_value().strip() if settings.token is not None else ""
+    if not token:
+        raise ClientFailure(
+            "set RENTAN_TOKEN to your bearer token (e.g. TOKEN=$(rentan token --role kelurahan-operator --scope "
+            "3575041010) in development), and RENTAN_URL if the API is not at " + DEFAULT_URL
+        )
+    return Api(url or settings.url, token, timeout=settings.client_timeout)

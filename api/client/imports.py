@@ -1,0 +1,481 @@
+"""Sheets into the API: residents registered by a kelurahan, verification results uploaded by BPJSTK.
+
+Both imports follow one shape: every row is parsed locally (a row whose cells cannot even make a GraphQL input is
+INVALID and never sent), the rest go in batches of the server's batch mutations, where each item succeeds or fails
+alone, and every input row gets one line in the report with its outcome. One bad row never blocks the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from api.client.columns import VERIFICATIONS, WORKERS, checks_input, orphan_notes
+from api.client.connection import Api, ClientFailure, QueryFailed
+from api.client.progress import Progress
+from api.client.sheets import CellProblem, OutColumn, SheetSpec, Table, cell_text, parse_row, read_sheet, write_tables
+
+MAX_BATCH = 1000  # the server's ceiling per registerWorkers / verifyEnrollments request
+LOOKUP_BATCH = 25  # workerByNik lookups per request: aliases of one query, and the server allows 30
+
+REGISTERED = "REGISTERED"
+ALREADY_REGISTERED = "ALREADY_REGISTERED"
+VERIFIED = "VERIFIED"
+REJECTED = "REJECTED"
+REFUSED = "REFUSED"
+INVALID = "INVALID"
+NOT_SENT = "NOT_SENT"  # the run stopped (server lost) before this row was sent; importing again is safe
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class RowResult:
+    """One input row's line in the report."""
+
+    row: int
+    outcome: str
+    nik: str = ""
+    full_name: str = ""
+    worker_id: str = ""
+    enrollment_id: str = ""
+    status: str = ""
+    membership_number: str = ""
+    codes: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportSummary:
+    kind: str
+    results: list[RowResult]
+    report: Path
+    good: tuple[str, ...]
+    order: tuple[str, ...]
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(r.outcome for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        """Every row ended well: exit code 0; any refused, invalid or unsent row: exit code 1."""
+        return all(r.outcome in self.good for r in self.results)
+
+    def line(self) -> str:
+        counts = self.counts
+        parts = [f"{counts[o]} {o.lower().replace('_', ' ')}" for o in self.order if counts[o] or o in self.good]
+        return f"{len(self.results)} rows: {', '.join(parts)}; report: {self.report}"
+
+
+def check_batch(batch: int) -> None:
+    if not 1 <= batch <= MAX_BATCH:
+        raise ClientFailure(f"a batch is 1 to {MAX_BATCH} rows (the server's ceiling per request), not {batch}.")
+
+
+def default_report_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}-report{path.suffix}")
+
+
+def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def send_splitting(
+    items: Sequence[T], send: Callable[[Sequence[T]], list[R]], alone: Callable[[T, QueryFailed], R]
+) -> list[R]:
+    """Send ``items`` as one request; if the server refuses the request as a whole (GraphQL errors, no data),
+    halve it until the item that causes it stands alone, so that one row the server cannot take never sinks
+    the good rows of its batch. Safe to resend: see Api.execute."""
+    try:
+        answers = send(items)
+    except QueryFailed as exc:
+        if len(items) == 1:
+            return [alone(items[0], exc)]
+        middle = len(items) // 2
+        return send_splitting(items[:middle], send, alone) + send_splitting(items[middle:], send, alone)
+    if len(answers) != len(items):
+        raise ClientFailure(f"the server answered {len(answers)} outcomes for {len(items)} rows; nothing more sent.")
+    return answers
+
+
+def server_messages(spec: SheetSpec, errors: list[dict[str, Any]]) -> list[str]:
+    """The server's UserErrors against the sheet's column names: "fullName: must not be blank." becomes
+    "full_name: must not be blank."."""
+    messages = []
+    for error in errors:
+        field_name = error.get("field")
+        message = str(error.get("message") or "")
+        if field_name and message.startswith(f"{field_name}: "):
+            message = message[len(field_name) + 2 :]
+        column = spec.column_for_field(field_name)
+        messages.append(f"{column}: {message}" if column else message)
+    return messages
+
+
+def _invalid(result: RowResult, problems: list[CellProblem]) -> None:
+    result.outcome = INVALID
+    result.codes = [p.code for p in problems]
+    result.messages = [p.message for p in problems]
+
+
+def _alone(exc: QueryFailed) -> list[dict[str, Any]]:
+    """The UserError a row gets when the server refused, as a whole, a request holding that row alone."""
+    return [{"code": (exc.codes or ["GRAPHQL_ERROR"])[0], "field": None, "message": str(exc)}]
+
+
+def _before(stamp: str | None, run_start: datetime | None) -> bool:
+    """Whether the server recorded ``stamp`` before this run began (so this run changed nothing)."""
+    if stamp is None or run_start is None:
+        return False
+    try:
+        return datetime.fromisoformat(stamp) < run_start
+    except ValueError:
+        return False
+
+
+def save_report(path: Path, table: Table) -> Path:
+    """Write the report; if its file cannot be replaced (open in Excel on Windows locks it), beside it under a
+    name with the time, so that the outcomes of rows already sent are never lost. Returns where it went."""
+    try:
+        write_tables(path, [table])
+    except OSError:
+        path = path.with_name(f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
+        write_tables(path, [table])
+    return path
+
+
+def _not_sent(results: list[RowResult], failure: ClientFailure) -> None:
+    for result in results:
+        if result.outcome == NOT_SENT:
+            result.messages = [f"not sent: {failure}; import the same sheet again (nothing is registered twice)"]
+
+
+# --- workers ----------------------------------------------------------------------------------------------------
+
+REGISTER_WORKERS = """
+mutation RegisterWorkers($input: [RegisterWorkerInput!]!) {
+  registerWorkers(input: $input) {
+    outcomes {
+      worker { id registeredAt }
+      errors { code field message }
+      warnings { code field message }
+    }
+  }
+}
+"""
+
+WORKER_INPUT_FIELDS = {c.name: c.field for c in WORKERS.columns if c.field is not None}
+
+
+def idempotency_key(values: dict[str, Any]) -> str:
+    """The same row always sends the same key: importing the sheet again, or a retried request, replays the
+    first registration instead of making a second. Name and NIK are normalised (case, spacing) so that retyping
+    a row the same way yields the same key."""
+    name = " ".join(str(values["full_name"]).casefold().split())
+    content = "|".join([str(values["nik"]).strip(), str(values["kelurahan_code"]).strip(), name, values["birth_date"]])
+    return "sheet-row:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def worker_input(values: dict[str, Any]) -> dict[str, Any]:
+    payload = {WORKER_INPUT_FIELDS[name]: value for name, value in values.items() if name in WORKER_INPUT_FIELDS}
+    payload["idempotencyKey"] = idempotency_key(values)
+    return payload
+
+
+WORKERS_REPORT = (
+    OutColumn("row", "int", 6),
+    OutColumn("nik", "text", 20),
+    OutColumn("full_name", "text", 24),
+    OutColumn("outcome", "text", 20),
+    OutColumn("worker_id", "text", 20),
+    OutColumn("error_codes", "text", 24),
+    OutColumn("messages", "text", 70),
+    OutColumn("warnings", "text", 50),
+)
+
+
+def import_workers(api: Api, path: Path, report: Path, batch: int, progress: Progress) -> ImportSummary:
+    check_batch(batch)
+    sheet = read_sheet(path, WORKERS)
+    viewer = api.viewer()
+    if "worker:create" not in viewer.permissions:
+        raise ClientFailure(f"a {viewer.agency} token for {viewer.subject} may not register workers (worker:create).")
+    results: list[RowResult] = []
+    pending: list[tuple[int, dict[str, Any]]] = []
+    first_row: dict[str, int] = {}
+    for index, row in enumerate(sheet.rows):
+        values, problems = parse_row(WORKERS, row)
+        result = RowResult(
+            row.number, NOT_SENT, nik=cell_text(row.cells.get("nik")), full_name=cell_text(row.cells.get("full_name"))
+        )
+        results.append(result)
+        if not problems and values["nik"] in first_row:
+            # Both rows would pass; only the first is sent, and the sheet's author hears about the second.
+            problems.append(
+                CellProblem(
+                    "nik", "DUPLICATE_IN_SHEET", f"nik: the same NIK as row {first_row[values['nik']]}, which is sent"
+                )
+            )
+        if problems:
+            _invalid(result, problems)
+            continue
+        first_row[values["nik"]] = row.number
+        pending.append((index, worker_input(values)))
+
+    run_start = api.run_start(viewer.server_time) if pending else None
+    progress.start(len(sheet.rows), "rows")
+    progress.advance(len(sheet.rows) - len(pending))
+
+    def send(items: Sequence[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+        data = api.execute(REGISTER_WORKERS, {"input": [item for _, item in items]})
+        return list(data["registerWorkers"]["outcomes"])
+
+    def alone(item: tuple[int, dict[str, Any]], exc: QueryFailed) -> dict[str, Any]:
+        return {"worker": None, "errors": _alone(exc)}
+
+    try:
+        for part in chunks(pending, batch):
+            for (index, _), outcome in zip(part, send_splitting(part, send, alone), strict=True):
+                result = results[index]
+                _apply_worker_outcome(result, outcome, run_start)
+            progress.advance(len(part))
+    except ClientFailure as failure:
+        _not_sent(results, failure)
+        saved = save_report(report, _workers_table(results))
+        raise ClientFailure(f"{failure} The outcomes so far are in {saved} (the rest NOT_SENT).") from failure
+    return ImportSummary(
+        kind="workers",
+        results=results,
+        report=save_report(report, _workers_table(results)),
+        good=(REGISTERED, ALREADY_REGISTERED),
+        order=(REGISTERED, ALREADY_REGISTERED, REFUSED, INVALID, NOT_SENT),
+    )
+
+
+def _apply_worker_outcome(result: RowResult, outcome: dict[str, Any], run_start: datetime | None) -> None:
+    worker = outcome.get("worker")
+    errors = list(outcome.get("errors") or [])
+    result.warnings = server_messages(WORKERS, list(outcome.get("warnings") or []))
+    result.codes = [str(e.get("code")) for e in errors]
+    result.messages = server_messages(WORKERS, errors)
+    if worker is not None and not errors:
+        result.worker_id = str(worker["id"])
+        if _before(worker.get("registeredAt"), run_start):
+            # The server replayed this row's key: an earlier import of the same row registered the resident.
+            result.outcome = ALREADY_REGISTERED
+            result.messages = ["registered by an earlier import of this same row; nothing changed"]
+        else:
+            result.outcome = REGISTERED
+    elif errors and all(e.get("code") == "DUPLICATE_NIK" for e in errors):
+        # Registered before by another route (by hand, another sheet, another office): not a failure of this row.
+        result.outcome = ALREADY_REGISTERED
+    else:
+        result.outcome = REFUSED
+
+
+def _workers_table(results: list[RowResult]) -> Table:
+    rows = [
+        (
+            r.row,
+            r.nik,
+            r.full_name,
+            r.outcome,
+            r.worker_id,
+            ", ".join(r.codes),
+            "; ".join(r.messages),
+            "; ".join(r.warnings),
+        )
+        for r in results
+    ]
+    return Table("report", WORKERS_REPORT, rows)
+
+
+# --- verifications ----------------------------------------------------------------------------------------------
+
+VERIFY_ENROLLMENTS = """
+mutation VerifyEnrollments($input: [VerificationResultInput!]!) {
+  verifyEnrollments(input: $input) {
+    outcomes {
+      enrollmentId
+      enrollment { id status membershipNumber coverageStart rejectionReason verifiedAt }
+      errors { code field message }
+    }
+  }
+}
+"""
+
+VERIFICATIONS_REPORT = (
+    OutColumn("row", "int", 6),
+    OutColumn("enrollment_id", "text", 26),
+    OutColumn("nik", "text", 20),
+    OutColumn("outcome", "text", 12),
+    OutColumn("status", "text", 12),
+    OutColumn("membership_number", "text", 18),
+    OutColumn("error_codes", "text", 24),
+    OutColumn("messages", "text", 70),
+)
+
+
+def verification_input(enrollment_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    payload: dict[str, Any] = {"enrollmentId": enrollment_id, "approved": values["approved"]}
+    for column, name in (
+        ("membership_number", "membershipNumber"),
+        ("coverage_start", "coverageStart"),
+        ("rejection_reason", "rejectionReason"),
+    ):
+        if column in values:
+            payload[name] = values[column]
+    checks = checks_input(values)
+    if checks is not None:
+        payload["checks"] = checks
+    return payload
+
+
+def resolve_niks(api: Api, niks: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+    """For each NIK: (the current enrollment's id, the refusal code) through workerByNik, many per request."""
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for part in chunks(list(niks), LOOKUP_BATCH):
+        params = ", ".join(f"$n{i}: String!" for i in range(len(part)))
+        fields = " ".join(
+            f"w{i}: workerByNik(nik: $n{i}) {{ id currentEnrollment {{ id status }} }}" for i in range(len(part))
+        )
+        data = api.execute(f"query ResolveNiks({params}) {{ {fields} }}", {f"n{i}": nik for i, nik in enumerate(part)})
+        for i, nik in enumerate(part):
+            worker = data.get(f"w{i}")
+            if worker is None:
+                found[nik] = (None, "NOT_FOUND")
+            elif worker.get("currentEnrollment") is None:
+                found[nik] = (None, "NO_ENROLLMENT")
+            else:
+                found[nik] = (str(worker["currentEnrollment"]["id"]), None)
+    return found
+
+
+LOOKUP_MESSAGES = {
+    "NOT_FOUND": "nik: no worker with this NIK is visible to you",
+    "NO_ENROLLMENT": "nik: this worker has no enrollment to verify",
+}
+
+
+def import_verifications(api: Api, path: Path, report: Path, batch: int, progress: Progress) -> ImportSummary:
+    check_batch(batch)
+    sheet = read_sheet(path, VERIFICATIONS)
+    viewer = api.viewer()
+    if "enrollment:verify" not in viewer.permissions:
+        raise ClientFailure(
+            f"a {viewer.agency} token for {viewer.subject} may not record verifications (enrollment:verify)."
+        )
+    results: list[RowResult] = []
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    for index, row in enumerate(sheet.rows):
+        values, problems = parse_row(VERIFICATIONS, row)
+        result = RowResult(
+            row.number,
+            NOT_SENT,
+            nik=cell_text(row.cells.get("nik")),
+            enrollment_id=cell_text(row.cells.get("enrollment_id")),
+        )
+        results.append(result)
+        if not problems and "enrollment_id" not in values and "nik" not in values:
+            problems.append(CellProblem("enrollment_id", "REQUIRED", "enrollment_id: required, or nik to find it"))
+        problems += [
+            CellProblem(f"{name}_note", "NOTE_WITHOUT_CHECK", f"{name}_note: given while {name} is blank")
+            for name in orphan_notes(values)
+        ]
+        if problems:
+            _invalid(result, problems)
+        else:
+            parsed.append((index, values))
+
+    progress.start(len(sheet.rows), "rows")
+    progress.advance(len(sheet.rows) - len(parsed))
+    try:
+        lookups = resolve_niks(api, sorted({v["nik"] for _, v in parsed if "enrollment_id" not in v}))
+        pending: list[tuple[int, dict[str, Any]]] = []
+        first_row: dict[str, int] = {}
+        for index, values in parsed:
+            result = results[index]
+            enrollment_id, refusal = values.get("enrollment_id"), None
+            if enrollment_id is None:
+                enrollment_id, refusal = lookups[values["nik"]]
+            if refusal is not None or enrollment_id is None:
+                code = refusal or "NOT_FOUND"
+                result.outcome, result.codes, result.messages = REFUSED, [code], [LOOKUP_MESSAGES[code]]
+            elif enrollment_id in first_row:
+                result.outcome, result.codes = INVALID, ["DUPLICATE_IN_SHEET"]
+                result.messages = [
+                    f"enrollment_id: the same enrollment as row {first_row[enrollment_id]}, which is sent"
+                ]
+            else:
+                first_row[enrollment_id] = result.row
+                result.enrollment_id = enrollment_id
+                pending.append((index, verification_input(enrollment_id, values)))
+                continue
+            progress.advance(1)
+
+        run_start = api.run_start(viewer.server_time) if pending else None
+
+        def send(items: Sequence[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+            data = api.execute(VERIFY_ENROLLMENTS, {"input": [item for _, item in items]})
+            return list(data["verifyEnrollments"]["outcomes"])
+
+        def alone(item: tuple[int, dict[str, Any]], exc: QueryFailed) -> dict[str, Any]:
+            return {"enrollment": None, "errors": _alone(exc)}
+
+        for part in chunks(pending, batch):
+            for (index, _), outcome in zip(part, send_splitting(part, send, alone), strict=True):
+                result = results[index]
+                _apply_verification_outcome(result, outcome, run_start)
+            progress.advance(len(part))
+    except ClientFailure as failure:
+        _not_sent(results, failure)
+        saved = save_report(report, _verifications_table(results))
+        raise ClientFailure(f"{failure} The outcomes so far are in {saved} (the rest NOT_SENT).") from failure
+    return ImportSummary(
+        kind="verifications",
+        results=results,
+        report=save_report(report, _verifications_table(results)),
+        good=(VERIFIED, REJECTED),
+        order=(VERIFIED, REJECTED, REFUSED, INVALID, NOT_SENT),
+    )
+
+
+def _apply_verification_outcome(result: RowResult, outcome: dict[str, Any], run_start: datetime | None) -> None:
+    enrollment = outcome.get("enrollment")
+    errors = list(outcome.get("errors") or [])
+    result.codes = [str(e.get("code")) for e in errors]
+    result.messages = server_messages(VERIFICATIONS, errors)
+    if enrollment is None or errors:
+        result.outcome = REFUSED
+        return
+    result.status = str(enrollment["status"])
+    result.membership_number = str(enrollment.get("membershipNumber") or "")
+    result.outcome = VERIFIED if enrollment["status"] == "ACTIVE" else REJECTED
+    if _before(enrollment.get("verifiedAt"), run_start):
+        result.messages = ["recorded before this run with the same result; nothing changed"]
+
+
+def _verifications_table(results: list[RowResult]) -> Table:
+    rows = [
+        (
+            r.row,
+            r.enrollment_id,
+            r.nik,
+            r.outcome,
+            r.status,
+            r.membership_number,
+            ", ".join(r.codes),
+            "; ".join(r.messages),
+        )
+        for r in results
+    ]
+    return Table("report", VERIFICATIONS_REPORT, rows)
