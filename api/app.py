@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from graphql import GraphQLError
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -16,7 +17,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from api.auth import AuthenticationError, Principal, TokenVerifier
@@ -26,6 +27,7 @@ from api.logging import RequestLog, configure_logging, current_request, internal
 from api.metrics import metrics_endpoint
 from api.policies.authorizer import Authorizer
 from api.schema.build import build_schema, is_unexpected
+from api.services.validation import nul_character_at
 from api.settings import Settings, get_settings
 from db.migrate import head_revision
 from db.session import create_engine
@@ -106,8 +108,44 @@ class RentanGraphQL(GraphQL[Context, None]):
             result.errors = [mask_if_unexpected(error, request_id) for error in result.errors]
         return await super().process_result(request, result)
 
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A NUL character in a query's text is refused before execution, naming where (see nul_character_at)."""
+        where = nul_character_at(
+            request_data.query, request_data.variables, request_data.operation_name, self.settings.max_tokens or None
+        )
+        if where is not None:
+            message = f"{where}: the NUL character (U+0000) is not allowed in text."
+            return ExecutionResult(
+                data=None, errors=[GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "field": where})]
+            )
+        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strict JSON (RFC 8259): invalid UTF-8, lone surrogates, NaN/Infinity and numbers beyond a double are
+        a malformed request (400), rather than text that fails later where it cannot be encoded (the response,
+        the database driver) as a 500. A body must be an object (or a list, which is refused as batching)."""
+        try:
+            if isinstance(data, bytes):
+                data = data.decode("utf-8")  # orjson would name invalid bytes "surrogates"
+            value = orjson.loads(data)
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, f"Unable to parse request body as JSON: not UTF-8 at byte {exc.start}") from exc
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(400, f"Unable to parse request body as JSON: {exc}") from exc
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, 'A GraphQL request is a JSON object: {"query": "...", "variables": {...}}')
+        return value
 
 
 def mask_if_unexpected(error: GraphQLError, request_id: str) -> GraphQLError:

@@ -123,6 +123,9 @@ def bills_query(ctx: Context, fiscal_year: int | None) -> Select[ContributionBil
 
 
 async def source_by_code(ctx: Context, code: str, field: str) -> FundingSource:
+    if not _SOURCE_CODE.fullmatch(code):
+        # Checked before the lookup: a NUL or a megabyte of text must not reach the database driver.
+        raise Refused(Problem("INVALID_CODE", f"{field}: 2-40 capitals, digits and dashes, e.g. DBHCHT-2025.", field))
     rows = await ctx.db.scalars(select(FundingSource).where(FundingSource.code == code))
     if not rows:
         raise Refused(Problem("NOT_FOUND", f"{field}: no funding source {code!r} is visible to you.", field))

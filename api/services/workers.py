@@ -114,6 +114,10 @@ async def register(
     """Register a resident. Returns the worker and soft warnings; raises Refused with every broken rule."""
     ctx.require("worker", "create")
     if idempotency_key is not None:
+        # Validated before it is looked up: a NUL or an absurd length must not reach the database driver.
+        key_problems = validation.text(idempotency_key, "idempotencyKey", max_length=200)
+        if key_problems:
+            raise Refused(*key_problems)
         previous = await _replay(ctx, idempotency_key)
         if previous is not None:
             return previous, []
@@ -123,8 +127,6 @@ async def register(
     if birth_date > today or birth_date.year < 1900:
         problems.append(Problem("INVALID_DATE", "birthDate: must be a past date after 1900.", "birthDate"))
     problems += _contact_problems(phone, address, family_card_number)
-    if idempotency_key is not None:
-        problems += validation.text(idempotency_key, "idempotencyKey", max_length=200)
     if problems:
         raise Refused(*problems)
     kelurahan = await _visible_kelurahan(ctx, kelurahan_code, "kelurahanCode")
