@@ -182,8 +182,11 @@ def test_a_programme_year(server: Server, admin: Api, operator: Api, verifier: A
         reactivated = server.sql("SELECT target_id FROM audit_events WHERE action = 'enrollment:reactivate'")
         assert set(contributions) <= {target for (target,) in reactivated}
 
-        # One member dies at the end of August: BPJSTK ends the coverage.
+        # One member dies at the end of August: BPJSTK ends the coverage (not beyond the coverage's own end).
         gone = accepted[0]["id"]
+        too_late = {"enrollmentId": gone, "reason": "DECEASED", "effectiveDate": "9999-12-31"}
+        refused = verifier.data(TERMINATE, input=too_late)["terminateEnrollment"]["errors"]
+        assert [(e["code"], e["field"]) for e in refused] == [("INVALID_DATE", "effectiveDate")]
         ended = verifier.data(
             TERMINATE, input={"enrollmentId": gone, "reason": "DECEASED", "effectiveDate": f"{YEAR}-08-31"}
         )

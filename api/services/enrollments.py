@@ -298,6 +298,9 @@ async def terminate(ctx: Context, *, enrollment_gid: str, reason: TerminationRea
     check_transition(enrollment.status, S.TERMINATED, "enrollmentId")
     if enrollment.coverage_start is not None and effective < enrollment.coverage_start:
         raise Refused(Problem("INVALID_DATE", "effectiveDate: before the coverage started.", "effectiveDate"))
+    if enrollment.coverage_end is not None and effective > enrollment.coverage_end:
+        # Coverage ends by itself at the source's end: a termination later than that would end nothing.
+        raise Refused(Problem("INVALID_DATE", "effectiveDate: after the coverage ends.", "effectiveDate"))
     enrollment.status, enrollment.termination_reason, enrollment.terminated_on = S.TERMINATED, reason, effective
     await ctx.db.flush()
     worker = await visible_worker(ctx, enrollment.worker_id)
