@@ -13,7 +13,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from api.ids import require_id
-from tests.conftest import BUGUL_LOR, Api, Result, Server, open_source, proposal_year, register_worker
+from tests.conftest import (
+    ALLOCATE_SOURCE,
+    BUGUL_LOR,
+    Api,
+    Result,
+    Server,
+    open_source,
+    proposal_year,
+    register_worker,
+)
 
 PROPOSE = """
 mutation P($input: ProposeEnrollmentInput!) {
@@ -151,3 +160,17 @@ def test_one_bill_issued_twice_at_once_is_issued_once(server: Server, admin: Api
     assert server.sql(
         "SELECT count(*) FROM audit_events WHERE action = 'bill:issue' AND detail LIKE :d", d=f"source={source};%"
     ) == [(4,)]
+
+
+def test_one_funding_source_created_twice_at_once_is_created_once(server: Server) -> None:
+    """Two Pemkot officers record the same new allocation at the same moment: one source, one funding:allocate
+    event; the other request is CONFLICT or sees the first (a revision to the same figures), never an error."""
+    admins = [server.api("pemkot-admin", subject=f"allocator-{i}@race") for i in range(2)]
+    for round_ in range(4):
+        code = f"RACE-{secrets.token_hex(3).upper()}"
+        allocation = {"code": code, "name": f"race {round_}", "fiscalYear": proposal_year(), "allocated": "5000000"}
+        results = at_once([lambda api=api, a=allocation: api.result(ALLOCATE_SOURCE, i=a) for api in admins])
+        assert all(not r.errors for r in results), [r.errors for r in results]
+        codes = [e["code"] for r in results if r.data for e in r.data["recordFundingAllocation"]["errors"]]
+        assert codes in ([], ["CONFLICT"]), codes
+        assert server.sql("SELECT count(*) FROM funding_sources WHERE code = :c", c=code) == [(1,)]

@@ -194,7 +194,12 @@ async def allocate(
         action_detail = f"revised from {source.allocated}"
     source.name, source.fiscal_year, source.allocated = name.strip(), fiscal_year, allocated
     source.legal_basis, source.coverage_start, source.coverage_end = legal_basis, coverage_start, coverage_end
-    await ctx.db.flush()
+    try:
+        await ctx.db.flush()
+    except IntegrityError as exc:  # a concurrent request created the same code first: nothing written here
+        raise Refused(
+            Problem("CONFLICT", f"code: {code} was created by another request at this moment; look again.", "code")
+        ) from exc
     ctx.audit(
         "funding:allocate",
         target_id=to_global_id("FundingSource", source.id),
