@@ -132,6 +132,27 @@ def serve(
 
 
 @app.command()
+def start(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+) -> None:
+    """Migrate the database to this code's head, then serve: the container's entry command (Dockerfile CMD).
+    With PROMETHEUS_MULTIPROC_DIR set, that directory is created and emptied first, as prometheus_client
+    requires of every start."""
+    import os
+    from pathlib import Path
+
+    db_upgrade("head")
+    if metrics_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        directory = Path(metrics_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):  # a previous run's figures would be summed with this one's
+            stale.unlink()
+    serve(host=host, port=port, workers=workers)
+
+
+@app.command()
 def token(
     role: Annotated[str, typer.Option(help="One of the roles in api/policies/policy.csv.")],
     scope: Annotated[str, typer.Option(help="Region code: 35, 3575, 357504 or 3575041010.")],
