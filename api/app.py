@@ -163,7 +163,14 @@ def mask_if_unexpected(error: GraphQLError, request_id: str) -> GraphQLError:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     configure_logging(settings)
-    engine = create_engine(settings.database_url, echo=settings.database_echo)
+    engine = create_engine(
+        settings.database_url,
+        echo=settings.database_echo,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        statement_timeout_ms=settings.database_statement_timeout_ms,
+    )
     install_statement_counting(engine)
     authorizer = Authorizer()
     verifier = TokenVerifier(settings, authorizer)

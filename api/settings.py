@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     # The embedded default: an SQLite file in the working directory, so one command serves on a bare machine.
     database_url: str = "sqlite+aiosqlite:///./rentan.sqlite3"
     database_echo: bool = False
+    # PostgreSQL pool, per process; and a server-side statement timeout (0: none) so no query runs away.
+    database_pool_size: int = 10
+    database_max_overflow: int = 10
+    database_pool_timeout_seconds: float = 30
+    database_statement_timeout_ms: int = 30_000
 
     # Tokens. In development `rentan token` signs with a local key; in production the agencies' identity
     # provider signs and we fetch its keys from `jwks_url`.

@@ -18,14 +18,27 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout: float = 30,
+    statement_timeout_ms: int = 0,
+) -> AsyncEngine:
+    """The engine for ``url``. On PostgreSQL: a pool per process (size + overflow connections at most, so N
+    processes need N x that many of the server's max_connections) and, when given, a statement timeout set on
+    every connection, so a runaway query is cancelled by the server instead of holding a connection."""
     # hide_parameters: a database error's message must not carry the bound values (NIKs, phones) into logs or
     # development responses.
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if is_sqlite(url):
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout, pool_pre_ping=True)
+        if statement_timeout_ms > 0:
+            kwargs["connect_args"] = {"server_settings": {"statement_timeout": str(statement_timeout_ms)}}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         _tune_sqlite(engine)
