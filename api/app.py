@@ -26,6 +26,7 @@ from api.limits import BodyLimit, RateLimit, RateLimiter
 from api.logging import RequestLog, configure_logging, current_request, internal_error_extensions, request_id_of
 from api.metrics import metrics_endpoint
 from api.policies.authorizer import Authorizer
+from api.policy_watch import PolicyWatcher
 from api.schema.build import build_schema, is_unexpected
 from api.services.validation import nul_character_at
 from api.settings import Settings, get_settings
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     install_statement_counting(engine)
     authorizer = Authorizer()
+    watcher = PolicyWatcher(engine, authorizer)
     verifier = TokenVerifier(settings, authorizer)
     graphql = RentanGraphQL(settings=settings, authorizer=authorizer, engine=engine)
     served: ASGIApp = graphql
@@ -198,8 +200,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        await engine.dispose()
+        await watcher.start()  # runtime policy changes reach this process within a second (api/policy_watch.py)
+        try:
+            yield
+        finally:
+            await watcher.stop()
+            await engine.dispose()
 
     app = Starlette(
         routes=[

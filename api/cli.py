@@ -9,12 +9,14 @@ from typing import Annotated
 import typer
 
 from api.client.cli import client_app
+from api.policies.cli import policy_app
 from api.settings import get_settings
 
 app = typer.Typer(help="Rentan: the shared GraphQL API of the pekerja rentan programme.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(client_app, name="client")
+app.add_typer(policy_app, name="policy")
 
 ROLE_SCOPES = {
     "pemkot-admin": "3575",

@@ -159,12 +159,12 @@ class Context:
             self._loaders = Loaders(self.db)
         return self._loaders
 
-    # --- authorization: the decision is the authorizer's; the context only names the caller's role
+    # --- authorization: the decision is the authorizer's; the context only names the caller's role and subject
     def can(self, resource: str, action: str) -> bool:
-        return self.authorizer.allows(self.principal.role, resource, action)
+        return self.authorizer.allows(self.principal.role, resource, action, self.principal.subject)
 
     def require(self, resource: str, action: str) -> None:
-        self.authorizer.require(self.principal.role, resource, action)
+        self.authorizer.require(self.principal.role, resource, action, self.principal.subject)
 
     # --- audit trail
     def audit(self, action: str, *, target_id: str | None, region_code: str, detail: str | None = None) -> None:

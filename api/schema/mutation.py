@@ -34,6 +34,7 @@ from api.schema.payloads import (
     VerifyEnrollmentsPayload,
     WorkerPayload,
 )
+from api.schema.policy import PolicyMutation
 from api.services import enrollments, funding, workers
 from api.services.errors import Problem, Refused
 from db.models import RejectionReason, TerminationReason, VerificationCheckKind
@@ -97,7 +98,7 @@ def _moved_out_of_view(code: str) -> UserError:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(PolicyMutation):
     @strawberry.mutation
     async def register_worker(self, info: Info, input: RegisterWorkerInput) -> WorkerPayload:
         return await _register(info, input)

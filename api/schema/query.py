@@ -13,6 +13,7 @@ from api.schema import types as t
 from api.schema.enums import Agency
 from api.schema.inputs import EnrollmentFilter, WorkerFilter
 from api.schema.pagination import Connection, PageArgs, empty_connection, paginate
+from api.schema.policy import PolicyQuery
 from api.schema.summary import (
     KelurahanSummary,
     OccupationSummary,
@@ -55,7 +56,7 @@ async def list_workers(
 
 
 @strawberry.type
-class Query:
+class Query(PolicyQuery):
     @strawberry.field(description="Fetch any object by its global id; objects outside your scope answer null.")
     async def node(self, info: Info, id: strawberry.ID) -> t.Node | None:
         parsed = parse_global_id(id)
@@ -83,7 +84,7 @@ class Query:
             agency=Agency(p.agency),
             roles=[p.role],
             scope=list(p.scope),
-            permissions=[str(perm) for perm in ctx.authorizer.permissions_of(p.role)],
+            permissions=[str(perm) for perm in ctx.authorizer.permissions_of(p.role, p.subject)],
         )
 
     @strawberry.field

@@ -11,6 +11,7 @@ from db.models.enrollments import (
     VerificationCheckKind,
 )
 from db.models.funding import BillStatus, ContributionBill, FundingSource
+from db.models.policy import OverrideKind, PolicyOverride
 from db.models.regions import City, Kecamatan, Kelurahan
 from db.models.workers import Occupation, Sex, Worker, WorkerMove
 
@@ -27,6 +28,8 @@ __all__ = [
     "Kecamatan",
     "Kelurahan",
     "Occupation",
+    "OverrideKind",
+    "PolicyOverride",
     "RejectionReason",
     "Sex",
     "TerminationReason",

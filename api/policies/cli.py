@@ -1,0 +1,138 @@
+"""`rentan policy`: runtime policy changes from the server's shell, straight on the database.
+
+The same service as the GraphQL mutations (api/policies/store.py): the same rules, an audit event under the actor
+``rentan-cli`` (agency PEMKOT) and the same change signal, so every running server applies it within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import typer
+
+from api.settings import get_settings
+
+policy_app = typer.Typer(
+    help="Grant or revoke a role's permission, suspend or reinstate a subject, at runtime (audited).",
+    no_args_is_help=True,
+)
+ACTOR = "rentan-cli"
+# The programme's city: the region the audit events of a command-line change are filed under (auditors of the
+# city see them, as they see changes made through the API by a city-scoped pemkot-admin).
+CITY = "3575"
+
+Reason = Annotated[str, typer.Option(help="Why (kept with the change and shown in `rentan policy list`).")]
+
+
+def _run(change: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run one change as ``rentan-cli`` in one transaction; on refusal print the problems and exit 1."""
+    from api.auth import Principal
+    from api.context import Context
+    from api.policies.authorizer import Authorizer
+    from api.services.errors import Refused
+    from db.session import create_engine
+
+    async def main() -> Any:
+        settings = get_settings()
+        engine = create_engine(settings.database_url)
+        ctx = Context(
+            principal=Principal(subject=ACTOR, role="pemkot-admin", agency="PEMKOT", scope=(CITY,)),
+            settings=settings,
+            authorizer=Authorizer(),
+            engine=engine,
+            request_id=f"cli-{uuid.uuid4().hex}",
+            writable=True,
+        )
+        committed = False
+        try:
+            result = await change(ctx)
+            await ctx.finish(commit=True)
+            committed = True
+            return result
+        finally:
+            if not committed:
+                await ctx.finish(commit=False)
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except Refused as refused:
+        for p in refused.problems:
+            typer.echo(f"refused: {p.code}: {p.message}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+def _permission(value: str) -> tuple[str, str]:
+    resource, sep, action = value.rpartition(":")
+    if not sep or not resource or not action:
+        raise typer.BadParameter("resource:action, e.g. worker:create", param_hint="PERMISSION")
+    return resource, action
+
+
+def _done(verb: str, row: Any) -> None:
+    what = f"{row.role} {row.resource}:{row.action}" if row.subject is None else row.subject
+    typer.echo(f"{verb}: {what} (override {row.id}, {row.kind}{', lifted' if row.lifted_at else ''})", err=True)
+
+
+@policy_app.command("list")
+def list_overrides() -> None:
+    """The runtime changes in force over api/policies/policy.csv, one per line (tab-separated)."""
+    from api.policies import store
+
+    rows = _run(store.active_rows)
+    for r in rows:
+        target = r.subject if r.kind == "suspend" else f"{r.role}\t{r.resource}:{r.action}"
+        typer.echo(f"{r.id}\t{r.kind}\t{target}\t{r.created_by}\t{r.created_at.isoformat()}\t{r.reason}")
+    if not rows:
+        typer.echo("no runtime overrides: the policy files rule alone", err=True)
+
+
+@policy_app.command()
+def grant(
+    role: Annotated[str, typer.Argument(help="e.g. kelurahan-operator")],
+    permission: Annotated[str, typer.Argument(help="resource:action, e.g. worker:create")],
+    reason: Reason,
+) -> None:
+    """Let ROLE perform PERMISSION (or lift an earlier revoke of it)."""
+    from api.policies import store
+
+    resource, action = _permission(permission)
+    _done("granted", _run(lambda ctx: store.grant(ctx, role=role, resource=resource, action=action, reason=reason)))
+
+
+@policy_app.command()
+def revoke(
+    role: Annotated[str, typer.Argument(help="e.g. kelurahan-operator")],
+    permission: Annotated[str, typer.Argument(help="resource:action, e.g. worker:create")],
+    reason: Reason,
+) -> None:
+    """Take PERMISSION from ROLE (or lift an earlier grant of it)."""
+    from api.policies import store
+
+    resource, action = _permission(permission)
+    _done("revoked", _run(lambda ctx: store.revoke(ctx, role=role, resource=resource, action=action, reason=reason)))
+
+
+@policy_app.command()
+def suspend(
+    subject: Annotated[str, typer.Argument(help="The token subject (sub) of the person concerned.")],
+    reason: Reason,
+) -> None:
+    """Refuse SUBJECT every permission, whatever its role, until reinstated."""
+    from api.policies import store
+
+    _done("suspended", _run(lambda ctx: store.suspend(ctx, subject=subject, reason=reason)))
+
+
+@policy_app.command()
+def reinstate(
+    subject: Annotated[str, typer.Argument(help="The token subject (sub) of the person concerned.")],
+    reason: Reason,
+) -> None:
+    """Lift SUBJECT's suspension."""
+    from api.policies import store
+
+    _done("reinstated", _run(lambda ctx: store.reinstate(ctx, subject=subject, reason=reason)))

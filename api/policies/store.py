@@ -1,0 +1,212 @@
+"""Runtime policy changes, kept in ``policy_overrides`` and applied by every server process.
+
+One service for both doors: the GraphQL mutations (api/schema/policy.py) and ``rentan policy`` (api/policies/cli.py)
+call these functions with a Context, so the permission check (``policy:administer``), the input rules, the audit
+event and the change signal are the same. Each change is written in the caller's transaction together with its
+audit event and, on PostgreSQL, a ``NOTIFY rentan_policy`` that PostgreSQL delivers to every listening process
+when (and only if) that transaction commits (api/policy_watch.py).
+
+Rules, so that an override always means one thing:
+- grant/revoke name a role of the files and a permission the files name for some role (scope levels are not
+  permissions and cannot be changed here); granting what the role already has, or revoking what it lacks, is
+  refused (ALREADY_ALLOWED, NOT_ALLOWED) rather than stacked.
+- Granting back a revoked permission lifts the revoke, revoking a granted one lifts the grant: undoing a change
+  leaves no override behind, the baseline files rule again.
+- ``policy:administer`` is not changed at runtime (only pemkot-admin holds it, in the files), and no grant may
+  join what separation of duties keeps apart: enrollment:propose with enrollment:verify, bill:issue with bill:pay.
+- A suspension names a subject (a token's ``sub``), who then holds no permission at all; nobody suspends
+  themselves. Reinstating lifts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api.ids import to_global_id
+from api.policies.authorizer import GRANT, REVOKE, SUSPEND, Authorizer, Override, Permission
+from api.services import validation
+from api.services.errors import Problem, Refused
+from db.base import utcnow
+from db.models import PolicyOverride
+from db.scoping import single_city
+
+if TYPE_CHECKING:
+    from api.context import Context
+
+CHANNEL = "rentan_policy"
+ADMINISTER = Permission("policy", "administer")
+# Pairs no role may hold both of (tests/access_matrix.md: "Separation of duties is deliberate").
+SEPARATED = {
+    Permission("enrollment", "propose"): Permission("enrollment", "verify"),
+    Permission("enrollment", "verify"): Permission("enrollment", "propose"),
+    Permission("bill", "issue"): Permission("bill", "pay"),
+    Permission("bill", "pay"): Permission("bill", "issue"),
+}
+
+
+def override_of(row: Any) -> Override:
+    """An ORM row or a Core row of policy_overrides, as the authorizer takes it."""
+    return Override(row.kind, row.role or "", row.resource or "", row.action or "", row.subject or "")
+
+
+async def load_active(conn: AsyncConnection) -> list[Override]:
+    """The active overrides, read on a plain connection (the watcher's: Core, so no request scope applies)."""
+    table = PolicyOverride.__table__
+    return [override_of(r) for r in (await conn.execute(select(table).where(table.c.lifted_at.is_(None)))).all()]
+
+
+async def active_rows(ctx: Context) -> list[PolicyOverride]:
+    stmt = select(PolicyOverride).where(PolicyOverride.lifted_at.is_(None)).order_by(PolicyOverride.id)
+    return list(await ctx.db.scalars(stmt))
+
+
+async def _effective(ctx: Context) -> tuple[list[PolicyOverride], Authorizer, Authorizer]:
+    """(active rows, the policy they make now, the files alone), read in this transaction: never a process's
+    copy, which may be up to a second behind."""
+    rows = await active_rows(ctx)
+    now = Authorizer()
+    now.apply(override_of(r) for r in rows)
+    return rows, now, Authorizer()
+
+
+def _region(ctx: Context) -> str:
+    return single_city(ctx.principal.scope) or ctx.principal.scope[0]
+
+
+async def _signal(ctx: Context) -> None:
+    """Tell every process to reload: delivered by PostgreSQL on commit, dropped with a rollback. SQLite has no
+    channel; its processes poll the table instead (api/policy_watch.py)."""
+    if ctx.db.dialect == "postgresql":
+        await ctx.db.execute(text(f"NOTIFY {CHANNEL}"))
+
+
+async def _lift(ctx: Context, rows: Sequence[PolicyOverride], reason: str) -> None:
+    now = utcnow()
+    for row in rows:
+        row.lifted_at, row.lifted_by, row.lifted_reason = now, ctx.principal.subject, reason.strip()
+    await ctx.db.flush()
+
+
+async def _record(ctx: Context, action: str, row: PolicyOverride, detail: str) -> PolicyOverride:
+    await ctx.db.flush()
+    await _signal(ctx)
+    ctx.audit(action, target_id=to_global_id("PolicyOverride", row.id), region_code=_region(ctx), detail=detail)
+    return row
+
+
+def _permission_problems(authorizer: Authorizer, role: str, resource: str, action: str) -> list[Problem]:
+    problems: list[Problem] = []
+    roles = authorizer.roles()
+    if role not in roles:
+        problems.append(Problem("INVALID_ROLE", f"role: one of {', '.join(roles)}.", "role"))
+    known = authorizer.known_permissions()
+    resources = sorted({p.resource for p in known})
+    if resource not in resources:
+        problems.append(Problem("INVALID_RESOURCE", f"resource: one of {', '.join(resources)}.", "resource"))
+    elif Permission(resource, action) not in known:
+        actions = sorted(p.action for p in known if p.resource == resource)
+        problems.append(Problem("INVALID_ACTION", f"action: {resource} has {', '.join(actions)}.", "action"))
+    elif Permission(resource, action) == ADMINISTER:
+        problems.append(
+            Problem(
+                "RESERVED_PERMISSION",
+                "action: policy:administer belongs to pemkot-admin alone and changes only in policy.csv.",
+                "action",
+            )
+        )
+    return problems
+
+
+async def _prepare(
+    ctx: Context, role: str, resource: str, action: str, reason: str
+) -> tuple[list[PolicyOverride], Authorizer, Authorizer]:
+    ctx.require(ADMINISTER.resource, ADMINISTER.action)
+    problems = validation.text(reason, "reason", max_length=500)
+    problems += _permission_problems(Authorizer(), role, resource, action)
+    if problems:
+        raise Refused(*problems)
+    return await _effective(ctx)
+
+
+def _matching(rows: list[PolicyOverride], kind: str, role: str, resource: str, action: str) -> list[PolicyOverride]:
+    return [r for r in rows if (r.kind, r.role, r.resource, r.action) == (kind, role, resource, action)]
+
+
+async def grant(ctx: Context, *, role: str, resource: str, action: str, reason: str) -> PolicyOverride:
+    rows, now, files = await _prepare(ctx, role, resource, action, reason)
+    permission = Permission(resource, action)
+    if now.allows(role, resource, action):
+        raise Refused(Problem("ALREADY_ALLOWED", f"action: {role} may already perform {permission}.", "action"))
+    partner = SEPARATED.get(permission)
+    if partner is not None and now.allows(role, partner.resource, partner.action):
+        raise Refused(
+            Problem(
+                "SEPARATION_OF_DUTIES",
+                f"action: {role} holds {partner}, which separation of duties keeps apart from {permission}.",
+                "action",
+            )
+        )
+    revokes = _matching(rows, REVOKE, role, resource, action)
+    await _lift(ctx, revokes, reason)
+    if files.allows(role, resource, action):  # the files allow it: lifting the revoke is the whole change
+        target, how = revokes[0], "revoke lifted"
+    else:
+        target = PolicyOverride(kind=GRANT, role=role, resource=resource, action=action, reason=reason.strip())
+        target.created_by = ctx.principal.subject
+        ctx.db.add(target)
+        how = "granted"
+    return await _record(ctx, "policy:grant", target, f"role={role};permission={permission};{how}")
+
+
+async def revoke(ctx: Context, *, role: str, resource: str, action: str, reason: str) -> PolicyOverride:
+    rows, now, files = await _prepare(ctx, role, resource, action, reason)
+    permission = Permission(resource, action)
+    if not now.allows(role, resource, action):
+        raise Refused(Problem("NOT_ALLOWED", f"action: {role} may not perform {permission} now.", "action"))
+    grants = _matching(rows, GRANT, role, resource, action)
+    await _lift(ctx, grants, reason)
+    if not files.allows(role, resource, action):  # only a grant allowed it: lifting it is the whole change
+        target, how = grants[0], "grant lifted"
+    else:
+        target = PolicyOverride(kind=REVOKE, role=role, resource=resource, action=action, reason=reason.strip())
+        target.created_by = ctx.principal.subject
+        ctx.db.add(target)
+        how = "revoked"
+    return await _record(ctx, "policy:revoke", target, f"role={role};permission={permission};{how}")
+
+
+def _subject_problems(subject: str, reason: str) -> list[Problem]:
+    problems = validation.text(subject, "subject", max_length=120)
+    if not problems and subject != subject.strip():
+        problems.append(Problem("INVALID_SUBJECT", "subject: a token's sub, without surrounding spaces.", "subject"))
+    return problems + validation.text(reason, "reason", max_length=500)
+
+
+async def suspend(ctx: Context, *, subject: str, reason: str) -> PolicyOverride:
+    ctx.require(ADMINISTER.resource, ADMINISTER.action)
+    problems = _subject_problems(subject, reason)
+    if not problems and subject == ctx.principal.subject:
+        problems.append(Problem("SELF_SUSPENSION", "subject: you cannot suspend yourself.", "subject"))
+    if problems:
+        raise Refused(*problems)
+    if [r for r in await active_rows(ctx) if r.kind == SUSPEND and r.subject == subject]:
+        raise Refused(Problem("ALREADY_SUSPENDED", f"subject: {subject} is suspended already.", "subject"))
+    row = PolicyOverride(kind=SUSPEND, subject=subject, reason=reason.strip(), created_by=ctx.principal.subject)
+    ctx.db.add(row)
+    return await _record(ctx, "policy:suspend", row, f"subject={subject}")
+
+
+async def reinstate(ctx: Context, *, subject: str, reason: str) -> PolicyOverride:
+    ctx.require(ADMINISTER.resource, ADMINISTER.action)
+    problems = _subject_problems(subject, reason)
+    if problems:
+        raise Refused(*problems)
+    rows = [r for r in await active_rows(ctx) if r.kind == SUSPEND and r.subject == subject]
+    if not rows:
+        raise Refused(Problem("NOT_SUSPENDED", f"subject: {subject} is not suspended.", "subject"))
+    await _lift(ctx, rows, reason)
+    return await _record(ctx, "policy:reinstate", rows[0], f"subject={subject}")
