@@ -75,6 +75,7 @@ def lapse(
     from api.auth import Principal
     from api.context import Context
     from api.policies.authorizer import Authorizer
+    from api.policies.store import load_active
     from api.services.enrollments import lapse as run_lapse
     from db.session import create_engine
 
@@ -86,6 +87,10 @@ def lapse(
     async def main() -> int:
         settings = get_settings()
         engine = create_engine(settings.database_url)
+        # The same policy a server process applies: the files plus the runtime overrides in force.
+        authorizer = Authorizer()
+        async with engine.connect() as conn:
+            authorizer.apply(await load_active(conn))
         # The batch job acts as BPJSTK (whose act a lapse is) under a system subject, through the very Context a
         # request uses: the same permission check (enrollment:verify), the same row scoping (the province scope
         # covers every source of the programme; no unrestricted RowScope.for_operator() is needed, so the job
@@ -93,7 +98,7 @@ def lapse(
         ctx = Context(
             principal=Principal(subject="rentan-cli", role="bpjstk-verifier", agency="BPJSTK", scope=(scope,)),
             settings=settings,
-            authorizer=Authorizer(),
+            authorizer=authorizer,
             engine=engine,
             request_id=f"cli-{uuid.uuid4().hex}",
             writable=True,
