@@ -10,6 +10,7 @@ import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from strawberry.types import ExecutionResult
 
 from api.auth import AuthenticationError, Principal, TokenVerifier
 from api.context import Context, install_statement_counting
+from api.graphiql import graphiql_assets, graphiql_html
 from api.limits import BodyLimit, RateLimit, RateLimiter
 from api.logging import RequestLog, configure_logging, current_request, internal_error_extensions, request_id_of
 from api.metrics import metrics_endpoint
@@ -81,7 +83,14 @@ def subject_of(scope: Scope) -> str | None:
 
 
 class RentanGraphQL(GraphQL[Context, None]):
-    def __init__(self, *, settings: Settings, authorizer: Authorizer, engine: Any) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        authorizer: Authorizer,
+        engine: AsyncEngine,
+        read_engine: AsyncEngine | None = None,
+    ) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -90,6 +99,7 @@ class RentanGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.authorizer = authorizer
         self.engine = engine
+        self.read_engine = read_engine
 
     async def get_context(self, request: Request, response: Response | None = None) -> Context:  # type: ignore[override]
         return Context(
@@ -97,6 +107,7 @@ class RentanGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             authorizer=self.authorizer,
             engine=self.engine,
+            read_engine=self.read_engine,  # a query's session reads there (api/context.py, Context.db)
             # The id RequestLog returns in X-Request-Id: audit events and masked errors carry the same one.
             request_id=request_id_of(request.scope),
         )
@@ -161,22 +172,31 @@ def mask_if_unexpected(error: GraphQLError, request_id: str) -> GraphQLError:
     )
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    settings = settings or get_settings()
-    configure_logging(settings)
-    engine = create_engine(
-        settings.database_url,
+def _engine(settings: Settings, url: str) -> AsyncEngine:
+    return create_engine(
+        url,
         echo=settings.database_echo,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
         statement_timeout_ms=settings.database_statement_timeout_ms,
     )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    engine = _engine(settings, settings.database_url)
     install_statement_counting(engine)
+    # Queries read from the streaming replica when there is one; everything else (mutations, the audit of
+    # full-NIK reads, the policy watcher, the migration check) stays on the primary.
+    read_engine = _engine(settings, settings.database_read_url) if settings.database_read_url else None
+    if read_engine is not None:
+        install_statement_counting(read_engine)
     authorizer = Authorizer()
     watcher = PolicyWatcher(engine, authorizer)
     verifier = TokenVerifier(settings, authorizer)
-    graphql = RentanGraphQL(settings=settings, authorizer=authorizer, engine=engine)
+    graphql = RentanGraphQL(settings=settings, authorizer=authorizer, engine=engine, read_engine=read_engine)
     served: ASGIApp = graphql
     if settings.rate_limit_per_minute > 0:
         limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
@@ -196,7 +216,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse(
                 {"ready": False, "reason": f"schema at {current}, code expects {head}"}, status_code=503
             )
-        return JSONResponse({"ready": True, "revision": current})
+        if read_engine is None:
+            return JSONResponse({"ready": True, "revision": current})
+        # Every query reads from the replica: a process that cannot reach it, or whose replica has not yet
+        # replayed the migration, would fail them.
+        try:
+            async with read_engine.connect() as conn:
+                replica = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        except Exception:
+            return JSONResponse({"ready": False, "reason": "read replica unreachable"}, status_code=503)
+        if replica != head:
+            return JSONResponse(
+                {"ready": False, "reason": f"read replica at {replica}, code expects {head}"}, status_code=503
+            )
+        return JSONResponse({"ready": True, "revision": current, "replica": True})
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -206,22 +239,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await watcher.stop()
             await engine.dispose()
+            if read_engine is not None:
+                await read_engine.dispose()
 
     app = Starlette(
         routes=[
             Route(
                 "/graphql",
-                BearerAuth(served, verifier, graphql.graphql_ide_html if settings.graphiql_enabled else None),
+                BearerAuth(served, verifier, graphiql_html() if settings.graphiql_enabled else None),
                 methods=["GET", "POST"],
             ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint(engine)),
+            # GraphiQL's own assets, public and outside BearerAuth: the page loads nothing from a CDN.
+            *([graphiql_assets()] if settings.graphiql_enabled else []),
         ],
         # Outermost first: every response (a 413 or a 401 included) carries the request id and gets its log line.
         middleware=[Middleware(RequestLog), Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.read_engine = read_engine
     app.state.authorizer = authorizer
     return app

@@ -120,9 +120,11 @@ class Context:
     principal: Principal
     settings: Settings
     authorizer: Authorizer
-    engine: AsyncEngine
+    engine: AsyncEngine  # the primary
     request_id: str
     writable: bool = False
+    # A streaming replica of the primary (RENTAN_DATABASE_READ_URL), for requests that only read; None: the primary.
+    read_engine: AsyncEngine | None = None
     statements: StatementCounter = field(default_factory=StatementCounter)
     _db: Db | None = None
     _loaders: Loaders | None = None
@@ -132,8 +134,15 @@ class Context:
 
     @property
     def db(self) -> Db:
+        """The request's session. A mutation's is on the primary: every read it makes (the reads before its
+        writes, and those that follow them, e.g. the changed object it returns) sees its own transaction. A query's
+        is on the read replica when there is one; what a query writes (the audit of full-NIK reads) goes to the
+        primary in ``finish``. Bound on first use, which is after RequestTransaction has set ``writable``."""
         if self._db is None:
-            bind = writer_bind(self.engine) if self.writable else self.engine
+            if self.writable:
+                bind = writer_bind(self.engine)
+            else:
+                bind = self.read_engine if self.read_engine is not None else self.engine
             session = AsyncSession(bind=bind, expire_on_commit=False, autoflush=True)
             session.info[STATEMENTS_KEY] = self.statements
             set_scope(session, RowScope(region_codes=self.principal.scope, subject=self.principal.subject))
@@ -185,8 +194,11 @@ class Context:
         self.nik_reads[worker_id] = region_code
 
     async def finish(self, *, commit: bool) -> None:
-        """End the request's transaction, then write the NIK-read audit events (in their own transaction
-        when the request only read, so that a reader never has to upgrade its lock)."""
+        """End the request's transaction and write the NIK-read audit events: a committing mutation's within
+        its transaction; a query's afterwards, in a short transaction of their own on the primary (a query's
+        session may be on a read-only replica; on SQLite a reader never has to upgrade its lock). Should that
+        write fail, the exception leaves here and the whole response becomes an error (no data): a full NIK is
+        never shown unaudited."""
         if self._db is not None:
             session = self._db.session
             try:
@@ -200,9 +212,11 @@ class Context:
         if self.nik_reads:
             session = AsyncSession(bind=writer_bind(self.engine), expire_on_commit=False)
             session.info[STATEMENTS_KEY] = self.statements
-            async with session.begin():
-                await self._write_nik_reads(session)
-            await session.close()
+            try:
+                async with session.begin():
+                    await self._write_nik_reads(session)
+            finally:
+                await session.close()
 
     async def _write_nik_reads(self, session: AsyncSession) -> None:
         """One executemany INSERT for all the full NIKs this response shows, one event per worker."""

@@ -9,8 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class Settings(BaseSettings):
@@ -25,6 +27,9 @@ class Settings(BaseSettings):
     database_max_overflow: int = 10
     database_pool_timeout_seconds: float = 30
     database_statement_timeout_ms: int = 30_000
+    # A PostgreSQL streaming replica for queries (same pool settings); mutations, the audit of full-NIK reads,
+    # the policy watcher and /readyz's migration check stay on `database_url`. None: everything on the primary.
+    database_read_url: str | None = None
 
     # Tokens. In development `rentan token` signs with a local key; in production the agencies' identity
     # provider signs and we fetch its keys from `jwks_url`.
@@ -78,6 +83,30 @@ class Settings(BaseSettings):
     def _no_clock_in_production(self) -> Settings:
         if self.env == "production" and self.clock_file is not None:
             raise ValueError("RENTAN_CLOCK_FILE is for training and tests; production runs on the real date")
+        return self
+
+    @field_validator("database_read_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # `RENTAN_DATABASE_READ_URL=` (e.g. from compose's .env): no replica
+
+    @model_validator(mode="after")
+    def _replica_only_on_postgresql(self) -> Settings:
+        if self.database_read_url is None:
+            return self
+        for name, url in (
+            ("RENTAN_DATABASE_URL", self.database_url),
+            ("RENTAN_DATABASE_READ_URL", self.database_read_url),
+        ):
+            try:
+                backend = make_url(url).get_backend_name()
+            except ArgumentError as exc:
+                raise ValueError(f"{name} is not a database URL: {exc}") from None
+            if backend != "postgresql":
+                raise ValueError(
+                    f"RENTAN_DATABASE_READ_URL (a streaming replica) needs PostgreSQL for both databases, "
+                    f"but {name} is {backend}: unset RENTAN_DATABASE_READ_URL"
+                )
         return self
 
     @property

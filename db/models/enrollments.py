@@ -59,12 +59,14 @@ class Enrollment(Base):
             sqlite_where=text("status IN ('PROPOSED', 'ACTIVE', 'LAPSED')"),
             postgresql_where=text("status IN ('PROPOSED', 'ACTIVE', 'LAPSED')"),
         ),
+        # Keyset pages of one status (BPJSTK's queue of proposals), read in id order: db/explain/README.md.
+        Index("ix_enrollments_status_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
     funding_source_id: Mapped[int] = mapped_column(ForeignKey("funding_sources.id"), index=True)
-    status: Mapped[EnrollmentStatus] = mapped_column(Enum(EnrollmentStatus, native_enum=False, length=16), index=True)
+    status: Mapped[EnrollmentStatus] = mapped_column(Enum(EnrollmentStatus, native_enum=False, length=16))
     programmes: Mapped[str] = mapped_column(String(40))  # comma-separated Programme names, e.g. "JKK,JKM"
     membership_number: Mapped[str | None] = mapped_column(String(32), unique=True)
     coverage_start: Mapped[date | None] = mapped_column(Date)

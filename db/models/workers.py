@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Enum, ForeignKey, String
+from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, UTCDateTime, utcnow
@@ -34,6 +34,8 @@ class Occupation(enum.StrEnum):
 
 class Worker(Base):
     __tablename__ = "workers"
+    # A kelurahan's keyset pages, read in id order (and its counts): db/explain/README.md.
+    __table_args__ = (Index("ix_workers_kelurahan_code_id", "kelurahan_code", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     nik: Mapped[str] = mapped_column(String(16), unique=True)
@@ -43,7 +45,7 @@ class Worker(Base):
     occupation: Mapped[Occupation] = mapped_column(Enum(Occupation, native_enum=False, length=32))
     monthly_income: Mapped[int] = mapped_column(BigInteger)
     # Residence (the KK address), which is what scopes the row: never derived from the NIK.
-    kelurahan_code: Mapped[str] = mapped_column(ForeignKey("kelurahan.code"), index=True)
+    kelurahan_code: Mapped[str] = mapped_column(ForeignKey("kelurahan.code"))
     phone: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[str | None] = mapped_column(String(300))
     family_card_number: Mapped[str | None] = mapped_column(String(16))
