@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -153,6 +154,39 @@ def save_report(path: Path, table: Table) -> Path:
     return path
 
 
+Item = tuple[int, dict[str, Any]]  # (index of the row's result, the GraphQL input made from the row)
+
+
+def _send_in_batches(
+    pending: Sequence[Item],
+    batch: int,
+    send: Callable[[Sequence[Item]], list[dict[str, Any]]],
+    alone: Callable[[Item, QueryFailed], dict[str, Any]],
+    apply: Callable[[RowResult, dict[str, Any]], None],
+    results: list[RowResult],
+    progress: Progress,
+) -> None:
+    """Both imports: the pending rows in batches, each outcome onto its row's result, progress as they come."""
+    for part in chunks(pending, batch):
+        for (index, _), outcome in zip(part, send_splitting(part, send, alone), strict=True):
+            apply(results[index], outcome)
+        progress.advance(len(part))
+
+
+@contextmanager
+def _reporting_on_failure(
+    results: list[RowResult], report: Path, table: Callable[[list[RowResult]], Table]
+) -> Iterator[None]:
+    """Should the run be cut short (server lost), the report is still written: rows already sent keep their
+    outcome, the others are NOT_SENT, and the error names where the report went."""
+    try:
+        yield
+    except ClientFailure as failure:
+        _not_sent(results, failure)
+        saved = save_report(report, table(results))
+        raise ClientFailure(f"{failure} The outcomes so far are in {saved} (the rest NOT_SENT).") from failure
+
+
 def _not_sent(results: list[RowResult], failure: ClientFailure) -> None:
     for result in results:
         if result.outcome == NOT_SENT:
@@ -242,16 +276,10 @@ def import_workers(api: Api, path: Path, report: Path, batch: int, progress: Pro
     def alone(item: tuple[int, dict[str, Any]], exc: QueryFailed) -> dict[str, Any]:
         return {"worker": None, "errors": _alone(exc)}
 
-    try:
-        for part in chunks(pending, batch):
-            for (index, _), outcome in zip(part, send_splitting(part, send, alone), strict=True):
-                result = results[index]
-                _apply_worker_outcome(result, outcome, run_start)
-            progress.advance(len(part))
-    except ClientFailure as failure:
-        _not_sent(results, failure)
-        saved = save_report(report, _workers_table(results))
-        raise ClientFailure(f"{failure} The outcomes so far are in {saved} (the rest NOT_SENT).") from failure
+    with _reporting_on_failure(results, report, _workers_table):
+        _send_in_batches(
+            pending, batch, send, alone, lambda r, o: _apply_worker_outcome(r, o, run_start), results, progress
+        )
     return ImportSummary(
         kind="workers",
         results=results,
@@ -398,7 +426,7 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
 
     progress.start(len(sheet.rows), "rows")
     progress.advance(len(sheet.rows) - len(parsed))
-    try:
+    with _reporting_on_failure(results, report, _verifications_table):
         lookups = resolve_niks(api, sorted({v["nik"] for _, v in parsed if "enrollment_id" not in v}))
         pending: list[tuple[int, dict[str, Any]]] = []
         first_row: dict[str, int] = {}
@@ -431,15 +459,9 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
         def alone(item: tuple[int, dict[str, Any]], exc: QueryFailed) -> dict[str, Any]:
             return {"enrollment": None, "errors": _alone(exc)}
 
-        for part in chunks(pending, batch):
-            for (index, _), outcome in zip(part, send_splitting(part, send, alone), strict=True):
-                result = results[index]
-                _apply_verification_outcome(result, outcome, run_start)
-            progress.advance(len(part))
-    except ClientFailure as failure:
-        _not_sent(results, failure)
-        saved = save_report(report, _verifications_table(results))
-        raise ClientFailure(f"{failure} The outcomes so far are in {saved} (the rest NOT_SENT).") from failure
+        _send_in_batches(
+            pending, batch, send, alone, lambda r, o: _apply_verification_outcome(r, o, run_start), results, progress
+        )
     return ImportSummary(
         kind="verifications",
         results=results,
