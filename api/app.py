@@ -24,7 +24,7 @@ from strawberry.types import ExecutionResult
 from api.auth import AuthenticationError, Principal, TokenVerifier
 from api.context import Context, install_statement_counting
 from api.graphiql import graphiql_assets, graphiql_html
-from api.limits import BodyLimit, RateLimit, RateLimiter
+from api.limits import BodyLimit, BucketStore, RateLimit, RateLimiter
 from api.logging import RequestLog, configure_logging, current_request, internal_error_extensions, request_id_of
 from api.metrics import metrics_endpoint
 from api.policies.authorizer import Authorizer
@@ -199,7 +199,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = RentanGraphQL(settings=settings, authorizer=authorizer, engine=engine, read_engine=read_engine)
     served: ASGIApp = graphql
     if settings.rate_limit_per_minute > 0:
-        limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        # The buckets live on the primary, shared by every process: N processes give a subject the rate once.
+        limiter = RateLimiter(BucketStore(engine, settings.rate_limit_per_minute, settings.rate_limit_burst))
         served = RateLimit(graphql, limiter, key=subject_of)  # behind BearerAuth: keyed on a verified subject
 
     async def healthz(_: Request) -> Response:

@@ -1,4 +1,5 @@
-"""HTTP-level limits, applied before any GraphQL runs: the size of a request body and a per-subject request rate.
+"""HTTP-level limits, applied before any GraphQL runs: the size of a request body and a per-subject request rate
+(shared by every server process through the database).
 
 Both answer in the shape of a GraphQL error (``{"errors": [{"message", "extensions": {"code"}}]}``), so a
 client has one error format to read whatever layer refused it.
@@ -6,14 +7,26 @@ client has one error format to read whatever layer refused it.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
+from sqlalchemy import Table, case, delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.logging import get_logger
+from db.models import RateLimitBucket
+
+log = get_logger()
 
 
 def refusal(
@@ -88,55 +101,128 @@ class BodyLimit:
 # --- rate ----------------------------------------------------------------------------------------------------------
 
 
+class BucketStore:
+    """The token buckets, one row per subject in ``rate_limit_buckets``, shared by every server process.
+
+    :meth:`take` is one statement, an upsert that refills the bucket for the time elapsed, decides the grant and
+    subtracts it, atomically on both databases (PostgreSQL locks the row for the ``ON CONFLICT`` update; SQLite
+    writes one statement at a time), so two processes never hand out the same token.
+    """
+
+    def __init__(self, engine: AsyncEngine, per_minute: int, burst: int) -> None:
+        self.engine = engine
+        self.rate = per_minute / 60.0  # tokens per second
+        self.capacity = float(max(burst, 1))
+        # A bucket left alone this long is full again, the same as no row: its row may go.
+        self.idle_after = self.capacity / self.rate
+        self._next_sweep = 0.0
+
+    async def take(self, key: str, want: int, now: float) -> tuple[int, float]:
+        """Take ``want`` tokens from ``key``'s bucket if it holds them, else one if it holds one, else none.
+        Returns (tokens granted, tokens left in the bucket)."""
+        table = cast(Table, RateLimitBucket.__table__)
+        # Clocks of several machines may disagree a little: time never runs backwards for a bucket.
+        elapsed = case((table.c.updated_at < now, now - table.c.updated_at), else_=0.0)
+        refilled = table.c.tokens + elapsed * self.rate
+        available = case((refilled > self.capacity, self.capacity), else_=refilled)
+        grant = case((available >= want, float(want)), (available >= 1.0, 1.0), else_=0.0)
+        first = float(min(want, int(self.capacity)))
+        values = {"subject": key, "tokens": self.capacity - first, "granted": first, "updated_at": now}
+        insert = pg_insert(table) if self.engine.dialect.name == "postgresql" else sqlite_insert(table)
+        statement = insert.values(**values).on_conflict_do_update(
+            index_elements=[table.c.subject],
+            set_={"tokens": available - grant, "granted": grant, "updated_at": now},
+        )
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(statement.returning(table.c.granted, table.c.tokens))).one()
+            if now >= self._next_sweep:
+                self._next_sweep = now + self.idle_after
+                await conn.execute(delete(table).where(table.c.updated_at < now - self.idle_after))
+        return int(row.granted), float(row.tokens)
+
+
 @dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+class _Lease:
+    tokens: int
+    expires: float
 
 
 class RateLimiter:
-    """A token bucket per key (the token's subject): ``burst`` requests at once, refilled at ``per_minute``.
+    """A token bucket per key (the token's subject): ``burst`` requests at once, refilled at ``per_minute``, kept
+    in the database so that every process (``--workers N``, N machines) enforces one limit per subject.
 
-    In-process: each uvicorn worker (``rentan serve --workers N``) keeps its own buckets, so a subject may get up
-    to N times the rate in the worst case. That is acceptable here because the limit protects the service from
-    one runaway client or script (a loop, a leaked token), not a quota to be billed exactly; N is small and
-    known, so set the per-process figure to the wanted total divided by N if that matters. An exact shared
-    limit needs a shared store (a Redis counter, or the reverse proxy's per-key limit, e.g. nginx
-    ``limit_req`` keyed on a header), at the price of a network round trip or of parsing the token there.
+    A request does not wait for the database each time: a process takes tokens in small leases (a tenth of the
+    burst, at least one) and spends them locally for at most ``lease_seconds``; tokens left when a lease expires
+    are dropped, not returned. So a subject may exceed the shared bucket by at most one lease per process at
+    the moment it runs dry, and gets slightly less than its rate when it spreads requests thinly over many
+    processes. With the burst under 20 the lease is one token and the limit is exact. A refusal is remembered
+    locally until the refill it waits for, so a flood of refused requests does not become a flood of writes.
+    Should the database fail, the request goes ahead (it would fail on the database anyway) and a warning is
+    logged: the limiter never turns a database hiccup into 429s.
     """
 
-    # Above this many buckets, full (idle) ones are dropped: a full bucket is the same as no bucket.
-    MAX_IDLE_BUCKETS = 10_000
-
-    def __init__(self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        if per_minute <= 0:
-            raise ValueError("per_minute must be positive (0 means no limiter at all, so do not build one)")
-        self.rate = per_minute / 60.0  # tokens per second
-        self.capacity = float(max(burst, 1))
+    def __init__(
+        self,
+        store: BucketStore,
+        *,
+        lease_seconds: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.rate = store.rate
+        self.capacity = store.capacity
+        self.lease_size = max(1, int(self.capacity) // 10)
+        self.lease_seconds = lease_seconds
         self.clock = clock
-        self._buckets: dict[str, _Bucket] = {}
+        self._leases: dict[str, _Lease] = {}
+        self._refused_until: dict[str, float] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    def acquire(self, key: str) -> float:
-        """Take one token for ``key``: 0 if the request may go ahead, else the seconds until it could.
+    def _from_lease(self, key: str, now: float) -> bool:
+        lease = self._leases.get(key)
+        if lease is None or lease.expires <= now or lease.tokens < 1:
+            return False
+        lease.tokens -= 1
+        return True
 
-        No awaits inside, so on one event loop no two requests interleave here and no lock is needed."""
+    async def acquire(self, key: str) -> float:
+        """Take one token for ``key``: 0 if the request may go ahead, else the seconds until it could."""
         now = self.clock()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= self.MAX_IDLE_BUCKETS:
-                self._prune(now)
-            bucket = self._buckets[key] = _Bucket(tokens=self.capacity, updated=now)
-        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+        if self._from_lease(key, now):
             return 0.0
-        return (1.0 - bucket.tokens) / self.rate
+        refused_until = self._refused_until.get(key, 0.0)
+        if refused_until > now:
+            return refused_until - now
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:  # one trip to the database per key at a time; the others then spend its lease
+            now = self.clock()
+            if self._from_lease(key, now):
+                return 0.0
+            try:
+                granted, left = await self.store.take(key, self.lease_size, now)
+            except Exception:
+                log.warning("rate_limit_store_unavailable", exc_info=True)
+                return 0.0
+            if len(self._leases) > MAX_LOCAL_KEYS:
+                self._forget_expired(now)
+            if granted >= 1:
+                self._leases[key] = _Lease(tokens=granted - 1, expires=now + self.lease_seconds)
+                return 0.0
+            wait = (1.0 - left) / self.rate
+            self._refused_until[key] = now + wait
+            return wait
 
-    def _prune(self, now: float) -> None:
-        full = [key for key, b in self._buckets.items() if b.tokens + (now - b.updated) * self.rate >= self.capacity]
-        for key in full:
-            del self._buckets[key]
+    def _forget_expired(self, now: float) -> None:
+        for key in [k for k, lease in self._leases.items() if lease.expires <= now]:
+            del self._leases[key]
+        for key in [k for k, until in self._refused_until.items() if until <= now]:
+            del self._refused_until[key]
+
+
+# Above this many subjects in the local maps, the expired entries are dropped (an expired one means nothing).
+MAX_LOCAL_KEYS = 10_000
 
 
 class RateLimit:
@@ -152,7 +238,7 @@ class RateLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = self.key(scope) if scope["type"] == "http" else None
         if key is not None:
-            wait = self.limiter.acquire(key)
+            wait = await self.limiter.acquire(key)
             if wait > 0:
                 retry_after = max(1, math.ceil(wait))
                 per_minute = round(self.limiter.rate * 60)

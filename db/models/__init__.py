@@ -11,6 +11,7 @@ from db.models.enrollments import (
     VerificationCheckKind,
 )
 from db.models.funding import BillStatus, ContributionBill, FundingSource
+from db.models.limits import RateLimitBucket
 from db.models.policy import OverrideKind, PolicyOverride
 from db.models.regions import City, Kecamatan, Kelurahan
 from db.models.workers import Occupation, Sex, Worker, WorkerMove
@@ -30,6 +31,7 @@ __all__ = [
     "Occupation",
     "OverrideKind",
     "PolicyOverride",
+    "RateLimitBucket",
     "RejectionReason",
     "Sex",
     "TerminationReason",
