@@ -252,7 +252,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint(engine)),
+            Route("/metrics", metrics_endpoint(engine, read_engine)),  # the replica's pool too, when there is one
             # GraphiQL's own assets, public and outside BearerAuth: the page loads nothing from a CDN.
             *([graphiql_assets()] if settings.graphiql_enabled else []),
         ],

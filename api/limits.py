@@ -120,7 +120,7 @@ class BucketStore:
     async def take(self, key: str, want: int, now: float) -> tuple[int, float]:
         """Take ``want`` tokens from ``key``'s bucket if it holds them, else one if it holds one, else none.
         Returns (tokens granted, tokens left in the bucket)."""
-        table = cast(Table, RateLimitBucket.__table__)
+        table = cast("Table", RateLimitBucket.__table__)
         # Clocks of several machines may disagree a little: time never runs backwards for a bucket.
         elapsed = case((table.c.updated_at < now, now - table.c.updated_at), else_=0.0)
         refilled = table.c.tokens + elapsed * self.rate

@@ -4,13 +4,14 @@ One process: the default registry. Several (`rentan serve --workers N`): set ``P
 empty directory before start, and ``/metrics`` then sums every process's figures (prometheus_client's
 multiprocess mode), so a scrape through the load balancer sees the whole server, not one worker.
 No label ever carries a subject, an id or a value from a request: operation names only, and those bounded.
+The pool gauges carry ``database`` ("primary", or "replica" for ``RENTAN_DATABASE_READ_URL``'s engine) and ``pid``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -61,28 +62,38 @@ def observe(path: str, operation: str | None, status: int, seconds: float, error
 
 
 class PoolCollector(Collector):
-    """The engine's connection pool, read at scrape time (per process)."""
+    """The connection pools of this process's engines, read at scrape time: one series per (database, pid).
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    ``engines`` maps a fixed name ("primary", "replica") to its engine, so the ``database`` label takes at most
+    as many values as the process has engines."""
+
+    def __init__(self, engines: Mapping[str, AsyncEngine]) -> None:
+        self.engines = dict(engines)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        pool = self.engine.sync_engine.pool
-        checked_out = getattr(pool, "checkedout", None)
-        size = getattr(pool, "size", None)
-        in_use = GaugeMetricFamily("rentan_db_pool_checked_out", "Database connections in use.", labels=["pid"])
-        capacity = GaugeMetricFamily("rentan_db_pool_size", "Database pool size.", labels=["pid"])
+        labels = ["database", "pid"]
+        in_use = GaugeMetricFamily("rentan_db_pool_checked_out", "Database connections in use.", labels=labels)
+        capacity = GaugeMetricFamily("rentan_db_pool_size", "Database pool size.", labels=labels)
         pid = str(os.getpid())
-        if callable(checked_out):
-            in_use.add_metric([pid], float(checked_out()))
-        if callable(size):
-            capacity.add_metric([pid], float(size()))
+        for database, engine in self.engines.items():
+            pool = engine.sync_engine.pool
+            checked_out = getattr(pool, "checkedout", None)
+            size = getattr(pool, "size", None)
+            if callable(checked_out):
+                in_use.add_metric([database, pid], float(checked_out()))
+            if callable(size):
+                capacity.add_metric([database, pid], float(size()))
         yield in_use
         yield capacity
 
 
-def metrics_endpoint(engine: AsyncEngine):  # type: ignore[no-untyped-def]
-    pool = PoolCollector(engine)
+def metrics_endpoint(engine: AsyncEngine, read_engine: AsyncEngine | None = None):  # type: ignore[no-untyped-def]
+    """The /metrics handler; ``read_engine`` (the read replica's, when configured) is reported beside the
+    primary's pool as ``database="replica"``."""
+    engines = {"primary": engine}
+    if read_engine is not None:
+        engines["replica"] = read_engine
+    pool = PoolCollector(engines)
 
     async def metrics(_: Request) -> Response:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -90,7 +101,7 @@ def metrics_endpoint(engine: AsyncEngine):  # type: ignore[no-untyped-def]
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         else:
             registry = REGISTRY
-        # The pool is per process and read live: only this process's, in either mode.
+        # The pools are per process and read live: only this process's, in either mode.
         output = generate_latest(registry) + generate_latest(_single(pool))
         return Response(output, media_type=CONTENT_TYPE_LATEST)
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -231,6 +231,20 @@ def serve(workdir: Path, database_url: str, key_file: Path, **overrides: str | N
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+def extra_server(server: Server, workdir: Path) -> AbstractContextManager[Server]:
+    """Another server process on the suite's database and signing key, configured as the suite's own."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    return serve(workdir, server.database_url, server.settings.dev_key_file, RENTAN_RATE_LIMIT_PER_MINUTE="0")
+
+
+@contextmanager
+def timings_reported(title: str, timings: dict[str, float]) -> Iterator[None]:
+    """Prints the figures a module measured (seconds), for the notes, once its tests are done."""
+    yield
+    if timings:
+        print(f"\n{title}:", {k: round(v, 3) for k, v in timings.items()})
 
 
 @pytest.fixture(scope="session")

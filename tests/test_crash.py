@@ -13,14 +13,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import BUGUL_LOR, Server, new_nik, serve, worker_input
+from tests.conftest import BUGUL_LOR, Server, extra_server, new_nik, worker_input
 
 BATCH = 1000
 REGISTER_MANY = """
@@ -60,12 +59,6 @@ def outcomes(response: httpx.Response) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = body["data"]["registerWorkers"]["outcomes"]
     assert [o for o in result if o["errors"]] == []
     return result
-
-
-def extra_server(server: Server, workdir: Path) -> AbstractContextManager[Server]:
-    """Another uvicorn on the suite's database and signing key."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    return serve(workdir, server.database_url, server.settings.dev_key_file, RENTAN_RATE_LIMIT_PER_MINUTE="0")
 
 
 def crash_during(server: Server, workdir: Path, token: str, items: list[dict[str, Any]], fraction: float) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, Api, Server, serve, worker_input
+from tests.conftest import ROOT, Api, Server, extra_server, timings_reported, worker_input
 
 DEADLINE = 1.0  # seconds: what "every process within a second" means here
 OPERATOR = "kelurahan-operator"
@@ -41,16 +41,14 @@ TIMINGS: dict[str, float] = {}
 @pytest.fixture(scope="module")
 def second(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A second server process on the suite's database (process B; the session's server is A)."""
-    workdir = tmp_path_factory.mktemp("rentan-b")
-    with serve(workdir, server.database_url, server.settings.dev_key_file, RENTAN_RATE_LIMIT_PER_MINUTE="0") as running:
+    with extra_server(server, tmp_path_factory.mktemp("rentan-b")) as running:
         yield running
 
 
 @pytest.fixture(scope="module", autouse=True)
 def report_timings() -> Iterator[None]:
-    yield
-    if TIMINGS:
-        print("\nlive policy, seconds to the other process:", {k: round(v, 3) for k, v in TIMINGS.items()})
+    with timings_reported("live policy, seconds to the other process", TIMINGS):
+        yield
 
 
 def on(server: Server, role: str, subject: str | None = None) -> Api:

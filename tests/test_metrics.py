@@ -22,8 +22,9 @@ def test_metrics_count_operations_errors_and_the_pool(server: Server) -> None:
     before = httpx.get(f"{base}/metrics").text
     analyst = {"Authorization": f"Bearer {server.token('pemkot-analyst')}"}
     for _ in range(3):
-        ok = httpx.post(server.url, json={"query": "query MetricsProbe { viewer { role } }"}, headers=analyst)
+        ok = httpx.post(server.url, json={"query": "query MetricsProbe { viewer { roles } }"}, headers=analyst)
         assert ok.status_code == 200
+        assert "errors" not in ok.json(), ok.json()
     refused = {
         "query": 'mutation MetricsRefused { registerWorker(input: {nik: "3578061506850001", fullName: "X", '
         'birthDate: "1985-06-15", sex: MALE, occupation: OTHER, monthlyIncome: "1", kelurahanCode: "3575041010"}) '
@@ -42,14 +43,24 @@ def test_metrics_count_operations_errors_and_the_pool(server: Server) -> None:
     assert _value(text, "rentan_graphql_errors_total", code="FORBIDDEN") > _value(
         before, "rentan_graphql_errors_total", code="FORBIDDEN"
     )
-    assert re.search(r"^rentan_db_pool_checked_out\{pid=\"\d+\"\} \d", text, re.MULTILINE)
+    # The pool of this one process (the server's pid), labelled as the primary's: no read replica is configured
+    # here, so no replica series (tests/test_read_replica.py checks both).
+    assert server.process is not None
+    pool = {"database": "primary", "pid": str(server.process.pid)}
+    assert re.search(rf'^rentan_db_pool_checked_out\{{database="primary",pid="{pool["pid"]}"\}} \d', text, re.M)
+    size = _value(text, "rentan_db_pool_size", **pool)
+    if server.database_url.startswith("postgresql"):
+        assert size == server.settings.database_pool_size
+    else:
+        assert size >= 1  # SQLite: SQLAlchemy's default pool (the pool settings are PostgreSQL's)
+    assert 'database="replica"' not in text
 
 
 def test_hostile_operation_names_do_not_become_labels(server: Server) -> None:
     base = server.url.rsplit("/", 1)[0]
     token = {"Authorization": f"Bearer {server.token('auditor')}"}
     name = "Q" + "x" * 100  # longer than a label may be
-    httpx.post(server.url, json={"query": f"query {name} {{ viewer {{ role }} }}"}, headers=token)
+    httpx.post(server.url, json={"query": f"query {name} {{ viewer {{ roles }} }}"}, headers=token)
     text = httpx.get(f"{base}/metrics").text
     assert name not in text
     assert 'operation="invalid"' in text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -182,6 +183,38 @@ def test_the_replica_is_a_streaming_standby(replica: Replica, split: Server) -> 
     ready = httpx.get(split.url.removesuffix("/graphql") + "/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
     assert ready.json()["replica"] is True, ready.text
+
+
+def _pool_gauges(metrics: str) -> dict[tuple[str, str, str], float]:
+    """(metric, database, pid) -> value of the rentan_db_pool_* gauges in a /metrics text."""
+    gauges = {}
+    for line in metrics.splitlines():
+        found = re.fullmatch(r'(rentan_db_pool_\w+)\{database="(\w+)",pid="(\d+)"\} (\S+)', line)
+        if found:
+            gauges[found[1], found[2], found[3]] = float(found[4])
+    return gauges
+
+
+def test_metrics_show_the_pools_of_the_primary_and_the_replica(replica: Replica, split: Server) -> None:
+    """/metrics of a server with a read replica: the pool gauges carry one series per database (primary,
+    replica) of the one process, each pool sized as configured and using no more than it may."""
+    assert split.process is not None
+    pid = str(split.process.pid)
+    metrics = httpx.get(split.url.removesuffix("/graphql") + "/metrics", timeout=10)
+    assert metrics.status_code == 200
+    gauges = _pool_gauges(metrics.text)
+    assert {(m, d) for m, d, _ in gauges} == {
+        (metric, database)
+        for metric in ("rentan_db_pool_checked_out", "rentan_db_pool_size")
+        for database in ("primary", "replica")
+    }, metrics.text
+    assert {p for _, _, p in gauges} == {pid}  # this process's pools, nothing else
+    settings = split.settings
+    for database in ("primary", "replica"):
+        assert gauges["rentan_db_pool_size", database, pid] == settings.database_pool_size
+        in_use = gauges["rentan_db_pool_checked_out", database, pid]
+        assert 0 <= in_use <= settings.database_pool_size + settings.database_max_overflow
+        assert in_use == int(in_use)
 
 
 def test_queries_read_the_replica_and_mutations_read_and_write_the_primary(replica: Replica, split: Server) -> None:
