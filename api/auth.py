@@ -24,6 +24,8 @@ from api.settings import Settings
 from db.scoping import region_level
 
 REQUIRED_CLAIMS = ["exp", "nbf", "iat", "iss", "aud", "sub", "role", "scope"]
+# Verified tokens remembered per process; above it, expired ones go (or the oldest, if none has).
+VERIFIED_TOKENS_KEPT = 10_000
 
 
 class AuthenticationError(Exception):
@@ -75,6 +77,7 @@ class TokenVerifier:
         self._settings = settings
         self._authorizer = authorizer
         self._jwks: jwt.PyJWKClient | None = None
+        self._verified: dict[str, tuple[dict[str, Any], float]] = {}
         self._static_key: Any = None
         if settings.jwks_url:
             # Only the key set is cached, for a bounded time: PyJWT's per-kid key cache (cache_keys) never
@@ -107,6 +110,10 @@ class TokenVerifier:
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("expected 'Authorization: Bearer <token>'")
         token = token.strip()
+        now = time.monotonic()
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > now:
+            return self._principal(cached[0])
         try:
             key = await self._key_for(token)
             claims = jwt.decode(
@@ -120,7 +127,26 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"invalid token: {exc}") from exc
-        return self._principal(claims)
+        principal = self._principal(claims)
+        self._remember(token, claims, now)
+        return principal
+
+    def _remember(self, token: str, claims: dict[str, Any], now: float) -> None:
+        """Keeps a verified token's claims so that its next requests skip the signature check (an ES256 verify
+        is the costliest step of authentication). Kept until the token expires, and never longer than half the
+        key set's cache lifespan, so a key the provider withdraws stops working as it did without this cache:
+        within 1.5 lifespans at worst. The principal is still built from the claims on every request: the role
+        and scope rules apply as they stand."""
+        remaining = float(claims["exp"]) - time.time()
+        keep = min(remaining, self._settings.jwks_cache_seconds / 2)
+        if keep <= 0:
+            return
+        self._verified[token] = (claims, now + keep)
+        if len(self._verified) > VERIFIED_TOKENS_KEPT:
+            for stale in [t for t, (_, until) in self._verified.items() if until <= now] or [
+                next(iter(self._verified))
+            ]:
+                del self._verified[stale]
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         subject, role, raw_scope = claims["sub"], claims["role"], claims["scope"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from graphql import ASTValidationRule, GraphQLError
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -13,6 +15,7 @@ from api.logging import current_request, get_logger
 from api.schema import types as t
 from api.schema.cost import CostLimits, QueryCostLimiter
 from api.schema.extensions import (
+    DocumentCache,
     IntrospectionByRole,
     MaskUnexpectedErrors,
     OperationRecord,
@@ -64,13 +67,17 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     )
     # Extensions are given as classes or factories, never instances: an instance would be shared by
     # concurrent requests (strawberry#3172).
+    # The depth and alias rules are built once, here, not per request as QueryDepthLimiter and MaxAliasesLimiter
+    # would: the same rule classes on every request are what lets DocumentCache key a validation on them.
+    limits: list[type[ASTValidationRule]] = [
+        max_depth_rule(settings.max_query_depth, None),
+        max_aliases_rule(settings.max_aliases),
+    ]
     extensions: list[object] = [
         RequestTransaction,
         OperationRecord,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: QueryCostLimiter(cost),
     ]
     if settings.is_production:
         # GraphiQL (development) needs introspection for everyone; production keeps it to the roles that
@@ -82,6 +89,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions.append(lambda: MaskUnexpectedErrors(should_mask_error=is_unexpected))
     else:
         extensions.append(StatementCount)
+    # Last: DocumentCache reads the rules and parse options the extensions above set in on_operation; the cost
+    # limit estimates a document DocumentCache has validated.
+    extensions.extend([DocumentCache, lambda: QueryCostLimiter(cost)])
     return RentanSchema(
         query=Query,
         mutation=Mutation,

@@ -45,13 +45,13 @@ from graphql import (
     SelectionSetNode,
     TypeInfo,
     ValidationContext,
-    ValidationRule,
     ValueNode,
     VariableNode,
     get_named_type,
     is_composite_type,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 UNPAGED_LIST_SIZE = 10
 PAGE_ARGUMENTS = ("first", "last")
@@ -180,44 +180,55 @@ class CostEstimator:
         return size * (1 + self.cost(named, field.selection_set, below))
 
 
-def query_cost_rule(limits: CostLimits, execution_context: Any) -> type[ValidationRule]:
-    """A validation rule bound to one request: it needs the request's variables (``first: $n``), which
-    graphql-core's validation does not see. Only the operation that will run is estimated."""
-
-    class QueryCostRule(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> Any:
-            wanted = execution_context.operation_name
-            if wanted is not None and (node.name is None or node.name.value != wanted):
-                return self.SKIP
-            root = self.context.schema.get_root_type(node.operation)
-            estimator = CostEstimator(self.context, limits, execution_context.variables or {}, node)
-            cost = estimator.cost(root, node.selection_set, None)
-            if cost > limits.max_cost:
-                self.report_error(
-                    GraphQLError(
-                        f"Query too costly: it may return about {cost} objects, the limit is {limits.max_cost}. "
-                        "Ask for smaller pages (first/last) or nest fewer lists.",
-                        node,
-                        extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": limits.max_cost},
-                    )
-                )
-            return self.SKIP
-
-    return QueryCostRule
-
-
 class QueryCostLimiter(SchemaExtension):
-    """Adds :func:`query_cost_rule` to this request's validation rules (as ``AddValidationRules`` does with
-    fixed rules), so a costly query is refused with the other validation errors, before any resolver runs."""
+    """Refuses, with ``QUERY_TOO_COSTLY``, a valid operation whose estimate passes the budget, before any resolver
+    runs. The estimate needs the request's variables (``first: $n``), so it is not a validation rule: those are
+    cached per document (DocumentCache), and it runs after them, on a document known to be valid. It must come
+    after DocumentCache in the schema's extensions; without it, it validates the document itself first."""
 
     def __init__(self, limits: CostLimits) -> None:
         self.limits = limits
 
-    def on_operation(self) -> Iterator[None]:
-        if self.limits.max_cost > 0:
-            ec = self.execution_context
-            ec.validation_rules = (*ec.validation_rules, query_cost_rule(self.limits, ec))
+    def on_validate(self) -> Iterator[None]:
+        ec = self.execution_context
+        if self.limits.max_cost > 0 and ec.graphql_document is not None:
+            if ec.pre_execution_errors is None:
+                ec.pre_execution_errors = validate_document(ec.schema._schema, ec.graphql_document, ec.validation_rules)
+            if not ec.pre_execution_errors:
+                found = _operation(ec.graphql_document, ec.operation_name)
+                if found is not None:  # else no such operation: Strawberry reports it
+                    cost = _estimate(ec.schema._schema, ec.graphql_document, found, self.limits, ec.variables)
+                    if cost > self.limits.max_cost:
+                        ec.pre_execution_errors = [
+                            GraphQLError(
+                                f"Query too costly: it may return about {cost} objects, the limit is "
+                                f"{self.limits.max_cost}. Ask for smaller pages (first/last) or nest fewer lists.",
+                                found,
+                                extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "maxCost": self.limits.max_cost},
+                            )
+                        ]
         yield
+
+
+def _operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            operation_name is None or (definition.name is not None and definition.name.value == operation_name)
+        ):
+            return definition
+    return None
+
+
+def _estimate(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    limits: CostLimits,
+    variables: Mapping[str, Any] | None,
+) -> int:
+    context = ValidationContext(schema, document, TypeInfo(schema), lambda _error: None)
+    root = schema.get_root_type(operation.operation)
+    return CostEstimator(context, limits, variables or {}, operation).cost(root, operation.selection_set, None)
 
 
 def estimate_cost(
@@ -229,14 +240,7 @@ def estimate_cost(
 ) -> int:
     """The estimate for one operation of a parsed document (the first, or the named one), outside any request:
     for tests, and for checking a client's queries against the budget before shipping them."""
-    operations = [
-        d
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
-        and (operation_name is None or (d.name is not None and d.name.value == operation_name))
-    ]
-    if not operations:
+    operation = _operation(document, operation_name)
+    if operation is None:
         raise ValueError(f"no operation {operation_name!r} in the document")
-    context = ValidationContext(schema, document, TypeInfo(schema), lambda _error: None)
-    root = schema.get_root_type(operations[0].operation)
-    return CostEstimator(context, limits, variables or {}, operations[0]).cost(root, operations[0].selection_set, None)
+    return _estimate(schema, document, operation, limits, variables)

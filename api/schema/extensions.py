@@ -1,16 +1,22 @@
 """Schema extensions that wrap every operation: the request's transaction, its statement count, its log record,
-error masking and who may introspect."""
+error masking, who may introspect, and the cache of parsed and validated documents."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
+from typing import ClassVar, TypeVar
 
-from graphql import FieldNode, GraphQLError, ValidationRule
+from graphql import ASTValidationRule, DocumentNode, FieldNode, GraphQLError, ValidationRule, parse
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
 from api.context import Context
 from api.logging import current_request, internal_error_extensions
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class RequestTransaction(SchemaExtension):
@@ -104,4 +110,66 @@ class IntrospectionByRole(SchemaExtension):
         if not (isinstance(ctx, Context) and ctx.can("schema", "introspect")):
             ec = self.execution_context
             ec.validation_rules = (*ec.validation_rules, IntrospectionRefused)
+        yield
+
+
+class DocumentCache(SchemaExtension):
+    """Parses and validates each distinct document once per process, not once per request.
+
+    Clients send a handful of documents over and over (a dashboard, an office's worker page, a verifier's
+    lookup); parsing and validating them again cost more CPU than everything else a request does (bench/README.md).
+    The parse is keyed on the query text and the parse options (the token limit); the validation on the same,
+    plus the exact rules the request runs. Those rules are fixed classes (built once in build.py), except the
+    introspection refusal added for some roles, which gives such a request its own key: a document valid for an
+    admin is never taken as valid for a role that may not introspect. A document that fails to parse is not
+    cached (Strawberry parses it again and reports the error as usual). Bounded: least recently used first out,
+    so a client sending endless distinct documents costs memory of ``maxsize`` entries at most.
+    """
+
+    maxsize: ClassVar[int] = 512
+    _documents: ClassVar[OrderedDict[tuple[str, tuple[tuple[str, object], ...]], DocumentNode]] = OrderedDict()
+    _errors: ClassVar[OrderedDict[tuple[object, ...], list[GraphQLError]]] = OrderedDict()
+
+    @classmethod
+    def _remember(cls, cache: OrderedDict[K, V], key: K, value: V) -> V:
+        cache[key] = value
+        if len(cache) > cls.maxsize:
+            cache.popitem(last=False)
+        return value
+
+    def _document_key(self) -> tuple[str, tuple[tuple[str, object], ...]] | None:
+        query = self.execution_context.query
+        if query is None:
+            return None
+        return query, tuple(sorted(self.execution_context.parse_options.items()))
+
+    def on_parse(self) -> Iterator[None]:
+        key = self._document_key()
+        if key is not None:
+            document = self._documents.get(key)
+            if document is None:
+                try:
+                    parsed = parse(key[0], **dict(key[1]))  # type: ignore[arg-type]
+                    document = self._remember(self._documents, key, parsed)
+                except GraphQLError:
+                    document = None  # Strawberry's own parse raises it again, and reports it
+            else:
+                self._documents.move_to_end(key)
+            self.execution_context.graphql_document = document
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        ec = self.execution_context
+        key = self._document_key()
+        if key is not None and ec.graphql_document is not None and ec.pre_execution_errors is None:
+            rules: tuple[type[ASTValidationRule], ...] = tuple(ec.validation_rules)
+            full_key = (id(ec.schema._schema), *key, rules)  # the schema too: production words errors otherwise
+            errors = self._errors.get(full_key)
+            if errors is None:
+                errors = self._remember(
+                    self._errors, full_key, validate_document(ec.schema._schema, ec.graphql_document, rules)
+                )
+            else:
+                self._errors.move_to_end(full_key)
+            ec.pre_execution_errors = list(errors)
         yield

@@ -7,7 +7,7 @@ scope is simply absent from the batch (the loader answers None / []), exactly as
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import case, func, select
@@ -30,6 +30,18 @@ from db.models import (
 )
 
 M = TypeVar("M")
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def now_or_later(loader: DataLoader[K, V], key: K) -> V | Awaitable[V]:
+    """The value when this request has loaded it already (a page prefetched its relations), else the loader's
+    awaitable. A resolver that returns a plain value costs graphql-core a function call; one that returns an
+    awaitable costs a coroutine, and a list of them a task per item (bench/README.md: a third of a page's CPU)."""
+    future = loader.cache_map.get(key)
+    if future is not None and future.done() and future.exception() is None:
+        return future.result()
+    return loader.load(key)
 
 
 def _one(db: Db, model: type[M], column: InstrumentedAttribute[Any]) -> DataLoader[Any, M | None]:

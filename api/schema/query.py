@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import strawberry
 from sqlalchemy import select
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from api.ids import parse_global_id
 from api.schema import types as t
@@ -26,6 +28,7 @@ from db import models
 from db.models import EnrollmentStatus
 
 Info = t.Info
+Selection = SelectedField | FragmentSpread | InlineFragment
 
 # The types `node(id:)` can fetch, each through its scoped loader.
 NODE_LOADERS: dict[str, tuple[str, Callable[[Any], t.Node]]] = {
@@ -52,7 +55,41 @@ async def list_workers(
     )
     if kelurahan_code and f.kelurahan_code and f.kelurahan_code != kelurahan_code:
         return empty_connection()
-    return await paginate(info.context, stmt, models.Worker.id, "Worker", page, t.Worker.of)
+    connection = await paginate(info.context, stmt, models.Worker.id, "Worker", page, t.Worker.of)
+    await _prefetch_relations(info, [edge.node.row for edge in connection.edges])
+    return connection
+
+
+async def _prefetch_relations(info: Info, rows: list[models.Worker]) -> None:
+    """Loads the relations the query asks of the page's workers now, in the same statements their loaders would
+    have run, so that each worker's fields then resolve without awaiting (loaders.now_or_later)."""
+    if not rows:
+        return
+    [connection_field] = info.selected_fields  # the field resolving: workers, or a kelurahan's workers
+    wanted = selected_names(connection_field.selections, ("edges", "node"))
+    loaders = info.context.loaders
+    pending: list[Awaitable[Any]] = []
+    if "kelurahan" in wanted:
+        pending.append(loaders.kelurahan_by_code.load_many({r.kelurahan_code for r in rows}))
+    if wanted & {"enrollments", "currentEnrollment"}:
+        pending.append(loaders.enrollments_by_worker.load_many([r.id for r in rows]))
+    if pending:
+        await asyncio.gather(*pending)
+
+
+def selected_names(selections: Sequence[Selection], path: tuple[str, ...]) -> set[str]:
+    """The names of the fields selected at ``path`` below ``selections`` (through fragments, and whatever their
+    directives: at worst a relation is loaded that a skipped field does not show)."""
+    found: set[str] = set()
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if not path:
+                found.add(selection.name)
+            elif selection.name == path[0]:
+                found |= selected_names(selection.selections, path[1:])
+            continue
+        found |= selected_names(selection.selections, path)
+    return found
 
 
 @strawberry.type

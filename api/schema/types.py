@@ -6,8 +6,9 @@ value is presented; which rows exist at all was already decided by the scoped se
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
 from graphql import GraphQLError
@@ -25,6 +26,7 @@ from api.schema.enums import (
     TerminationReason,
     VerificationCheckKind,
 )
+from api.schema.loaders import now_or_later
 from api.schema.pagination import Connection, PageArgs
 from api.schema.realisation import Realisation
 from api.schema.scalars import Rupiah
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from api.schema.inputs import WorkerFilter
 
 Info = strawberry.Info[Context, None]
+X = TypeVar("X")
+Y = TypeVar("Y")
 
 
 @strawberry.interface(description="An object with a global id, fetchable through Query.node.")
@@ -161,26 +165,56 @@ class Worker(Node):
     def family_card_number(self, info: Info) -> str | None:
         return self.row.family_card_number if info.context.can("worker.contact", "read") else None
 
+    # kelurahan, enrollments and currentEnrollment answer at once when the page prefetched them (list_workers),
+    # else through their loaders: see now_or_later.
     @strawberry.field
-    async def kelurahan(self, info: Info) -> Kelurahan:
-        row = await info.context.loaders.kelurahan_by_code.load(self.row.kelurahan_code)
-        assert row is not None, "a visible worker's kelurahan is always visible"
-        return Kelurahan.of(row)
+    def kelurahan(self, info: Info) -> Kelurahan:
+        loaded = now_or_later(info.context.loaders.kelurahan_by_code, self.row.kelurahan_code)
+        return cast("Kelurahan", _then(loaded, _visible_kelurahan))
 
     @strawberry.field
-    async def enrollments(self, info: Info) -> list[Enrollment]:
-        return [Enrollment.of(e) for e in await info.context.loaders.enrollments_by_worker.load(self.row.id)]
+    def enrollments(self, info: Info) -> list[Enrollment]:
+        return cast(
+            "list[Enrollment]",
+            _then(now_or_later(info.context.loaders.enrollments_by_worker, self.row.id), _enrollments),
+        )
 
     @strawberry.field(description="Changes of kelurahan, oldest first: the history a resident takes with them.")
     async def moves(self, info: Info) -> list[WorkerMove]:
         return [WorkerMove.of(m) for m in await info.context.loaders.moves_by_worker.load(self.row.id)]
 
     @strawberry.field(description="The open enrollment (proposed, active or lapsed), else the latest one.")
-    async def current_enrollment(self, info: Info) -> Enrollment | None:
-        rows = await info.context.loaders.enrollments_by_worker.load(self.row.id)
-        open_rows = [e for e in rows if e.status in models.OPEN_STATUSES]
-        chosen = open_rows[-1] if open_rows else (rows[-1] if rows else None)
-        return Enrollment.of(chosen) if chosen is not None else None
+    def current_enrollment(self, info: Info) -> Enrollment | None:
+        loaded = now_or_later(info.context.loaders.enrollments_by_worker, self.row.id)
+        return cast("Enrollment | None", _then(loaded, _current_enrollment))
+
+
+def _then(value: X | Awaitable[X], wrap: Callable[[X], Y]) -> Any:
+    """``wrap(value)`` now when the value is here, or an awaitable of it once it arrives. Typed ``Any`` because
+    the resolvers above are annotated with the GraphQL type they give (Strawberry reads the annotation), and
+    graphql-core awaits whatever a resolver returns when it is awaitable."""
+    if isinstance(value, Awaitable):
+        return _after(value, wrap)
+    return wrap(value)
+
+
+async def _after(value: Awaitable[X], wrap: Callable[[X], Y]) -> Y:
+    return wrap(await value)
+
+
+def _visible_kelurahan(row: models.Kelurahan | None) -> Kelurahan:
+    assert row is not None, "a visible worker's kelurahan is always visible"
+    return Kelurahan.of(row)
+
+
+def _enrollments(rows: list[models.Enrollment]) -> list[Enrollment]:
+    return [Enrollment.of(e) for e in rows]
+
+
+def _current_enrollment(rows: list[models.Enrollment]) -> Enrollment | None:
+    open_rows = [e for e in rows if e.status in models.OPEN_STATUSES]
+    chosen = open_rows[-1] if open_rows else (rows[-1] if rows else None)
+    return Enrollment.of(chosen) if chosen is not None else None
 
 
 @strawberry.type
