@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint typecheck schema clean
+.PHONY: run test install lint typecheck schema clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ typecheck: $(STAMP)
 
 schema: $(STAMP)  ## print the served schema (SDL)
 	@$(BIN)/python -c "from api.schema.build import build_schema; from api.settings import Settings; print(build_schema(Settings()).as_str())"
+
+bench: $(STAMP)  ## this API against PostGraphile 5 on datasets S and L (bench/README.md); BENCH_DURATION=10 etc.
+	$(BIN)/python bench/compare.py --datasets S L
+
+bench-quick: $(STAMP)  ## the same on dataset S (Kota Pasuruan) only: a few minutes
+	$(BIN)/python bench/compare.py --datasets S
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache rentan.sqlite3* .rentan
