@@ -184,6 +184,7 @@ def _engine(settings: Settings, url: str) -> AsyncEngine:
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
         statement_timeout_ms=settings.database_statement_timeout_ms,
+        ping_after_idle_seconds=settings.database_ping_after_idle_seconds,
     )
 
 

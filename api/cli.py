@@ -135,7 +135,10 @@ def serve(
         typer.echo(f"refusing to serve: {problem}", err=True)
         raise typer.Exit(code=3)
 
-    uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False)
+    # access_log off: the app logs each request itself (api/logging.py), without the query string.
+    uvicorn.run(
+        "api.asgi:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False, access_log=False
+    )
 
 
 @app.command()

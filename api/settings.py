@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     database_max_overflow: int = 10
     database_pool_timeout_seconds: float = 30
     database_statement_timeout_ms: int = 30_000
+    # A pooled connection idle longer than this is checked with a round trip before use (0: before every use).
+    database_ping_after_idle_seconds: float = 10
     # A PostgreSQL streaming replica for queries (same pool settings); mutations, the audit of full-NIK reads,
     # the policy watcher and /readyz's migration check stay on `database_url`. None: everything on the primary.
     database_read_url: str | None = None

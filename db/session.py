@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import time
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 # Execution option naming how a SQLite transaction begins: IMMEDIATE takes the write lock at BEGIN, so that
 # two writers queue on busy_timeout instead of failing when a read lock cannot be upgraded.
 SQLITE_BEGIN = "rentan_sqlite_begin"
+# A pooled PostgreSQL connection idle for longer than this is pinged before use (_ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 10.0
+IDLE_SINCE = "rentan_idle_since"
+APPLICATION_NAME = "rentan"
 
 
 def is_sqlite(url: str) -> bool:
@@ -26,6 +33,7 @@ def create_engine(
     max_overflow: int = 10,
     pool_timeout: float = 30,
     statement_timeout_ms: int = 0,
+    ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS,
 ) -> AsyncEngine:
     """The engine for ``url``. On PostgreSQL: a pool per process (size + overflow connections at most, so N
     processes need N x that many of the server's max_connections) and, when given, a statement timeout set on
@@ -36,13 +44,49 @@ def create_engine(
     if is_sqlite(url):
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout, pool_pre_ping=True)
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
+        # Named after the process (pg_stat_activity.application_name): which server holds which connections.
+        server_settings = {"application_name": f"{APPLICATION_NAME}/{os.getpid()}"}
         if statement_timeout_ms > 0:
-            kwargs["connect_args"] = {"server_settings": {"statement_timeout": str(statement_timeout_ms)}}
+            server_settings["statement_timeout"] = str(statement_timeout_ms)
+        kwargs["connect_args"] = {"server_settings": server_settings}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         _tune_sqlite(engine)
+    else:
+        _ping_when_idle(engine, ping_after_idle_seconds)
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Check a pooled connection with a round trip before use, but only when it sat idle longer than
+    ``idle_seconds`` (0: every time, as ``pool_pre_ping``). A connection that dies while idle (a database restart,
+    a firewall dropping quiet connections) is replaced before a request sees it. SQLAlchemy's ``pool_pre_ping``
+    pings on every checkout, and on asyncpg that is BEGIN, a statement and ROLLBACK: three round trips before each
+    request's first query, for connections that under load were in use a millisecond earlier (bench/README.md).
+    A connection that breaks while busy fails its statement; SQLAlchemy then discards the whole pool, so a
+    database restart under load costs each process about one failed request."""
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "connect")
+    @event.listens_for(pool, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:  # a new connection needs no ping: it has just answered
+            record.info[IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(IDLE_SINCE)
+        if since is not None and time.monotonic() - since <= idle_seconds:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception:  # whatever the reason, this connection is no use: a new one says what is wrong
+            alive = False
+        if not alive:
+            # The pool discards this connection and checks out another (documented: "pessimistic" handling).
+            raise DisconnectionError("connection found dead after being idle")
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

@@ -53,3 +53,27 @@ def test_enrollment_pages_and_the_dashboard_are_fixed_cost(admin: Api) -> None:
         "funding {", "realisation { projectedSpend months { period membersActive billed paid projected } } funding {"
     )
     assert statements(admin, with_realisation) <= statements(admin, summary) + 3
+
+
+def test_the_dashboard_computes_only_the_breakdowns_asked_for(admin: Api) -> None:
+    """programmeSummary groups by kelurahan and by occupation only when the query selects them, and the figures
+    do not depend on what else was asked: each breakdown alone equals itself asked together, and the totals
+    equal the sum of either breakdown."""
+    fields = {
+        "totals": "workers activeEnrollments proposedEnrollments rejectedEnrollments",
+        "byKelurahan": "byKelurahan { kelurahan { code } workers activeEnrollments proposedEnrollments }",
+        "byOccupation": "byOccupation { occupation workers activeEnrollments }",
+    }
+    everything = admin.data("{ programmeSummary { " + " ".join(fields.values()) + " } }")["programmeSummary"]
+    for name, selection in fields.items():
+        alone = admin.data("{ programmeSummary { " + selection + " } }")["programmeSummary"]
+        assert alone == {k: everything[k] for k in alone}, name
+    for breakdown in ("byKelurahan", "byOccupation"):
+        assert sum(row["workers"] for row in everything[breakdown]) == everything["workers"]
+        assert sum(row["activeEnrollments"] for row in everything[breakdown]) == everything["activeEnrollments"]
+    assert everything["workers"] > 0
+    assert everything["activeEnrollments"] > 0
+    # Per kelurahan only, as the dashboard asks it: workers, enrollments by status, the kelurahan names. Nothing
+    # for occupations or funding sources.
+    assert statements(admin, "{ programmeSummary { " + fields["byKelurahan"] + " } }") == 3
+    assert statements(admin, "{ programmeSummary { " + fields["totals"] + " } }") == 2

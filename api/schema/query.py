@@ -204,8 +204,16 @@ class Query(PolicyQuery):
 
     @strawberry.field(description="Dashboard figures over the viewer's own scope.")
     async def programme_summary(self, info: Info, fiscal_year: int | None = None) -> ProgrammeSummary:
-        s = await summary.programme_summary(info.context, fiscal_year)
-        sources = funding.sources_query(info.context, fiscal_year)
+        # Only the parts the query selects are computed (the others stay empty: they are not in the answer).
+        [summary_field] = info.selected_fields
+        wanted = selected_names(summary_field.selections, ())
+        s = await summary.programme_summary(
+            info.context,
+            fiscal_year,
+            by_kelurahan="byKelurahan" in wanted,
+            by_occupation="byOccupation" in wanted,
+        )
+        sources = funding.sources_query(info.context, fiscal_year) if wanted & {"funding", "realisation"} else None
         funding_rows = await info.context.db.scalars(sources) if sources is not None else None
         return ProgrammeSummary(
             workers=s.total.workers,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import exists, func, select
 
@@ -24,37 +26,46 @@ class Summary:
     occupations: list[tuple[Occupation, Tally]]
 
 
-async def programme_summary(ctx: Context, fiscal_year: int | None) -> Summary:
+async def programme_summary(
+    ctx: Context, fiscal_year: int | None, *, by_kelurahan: bool = True, by_occupation: bool = True
+) -> Summary:
+    """The scope's totals, and per kelurahan / per occupation only when asked: each breakdown is a GROUP BY
+    column of the same two aggregates (workers; enrollments by status), and the dashboard's usual question,
+    per kelurahan, then costs no grouping by occupation (bench/README.md, Q2)."""
     enrollment_filter = []
     if fiscal_year is not None:
         enrollment_filter.append(
             exists().where(FundingSource.id == Enrollment.funding_source_id, FundingSource.fiscal_year == fiscal_year)
         )
+    keys = [c for c, wanted in ((Worker.kelurahan_code, by_kelurahan), (Worker.occupation, by_occupation)) if wanted]
     by_kel: dict[str, Tally] = {}
     by_occ: dict[Occupation, Tally] = {}
     total = Tally()
-    worker_rows = await ctx.db.execute(
-        select(Worker.kelurahan_code, Worker.occupation, func.count(Worker.id)).group_by(
-            Worker.kelurahan_code, Worker.occupation
-        )
-    )
-    for code, occupation, n in worker_rows.all():
-        by_kel.setdefault(code, Tally()).workers += n
-        by_occ.setdefault(occupation, Tally()).workers += n
-        total.workers += n
+
+    def tallies(row: Sequence[Any]) -> list[Tally]:
+        found = [total]
+        if by_kelurahan:
+            found.append(by_kel.setdefault(row[0], Tally()))
+        if by_occupation:
+            found.append(by_occ.setdefault(row[len(keys) - 1], Tally()))
+        return found
+
+    worker_rows = await ctx.db.execute(select(*keys, func.count(Worker.id)).group_by(*keys))
+    for row in worker_rows.all():
+        for tally in tallies(row):
+            tally.workers += row[-1]
     enrollment_rows = await ctx.db.execute(
-        select(Worker.kelurahan_code, Worker.occupation, Enrollment.status, func.count(Enrollment.id))
+        select(*keys, Enrollment.status, func.count(Enrollment.id))
         .join(Worker, Worker.id == Enrollment.worker_id)
         .where(*enrollment_filter)
-        .group_by(Worker.kelurahan_code, Worker.occupation, Enrollment.status)
+        .group_by(*keys, Enrollment.status)
     )
-    for code, occupation, status, n in enrollment_rows.all():
-        by_kel.setdefault(code, Tally()).by_status[status] += n
-        by_occ.setdefault(occupation, Tally()).by_status[status] += n
-        total.by_status[status] += n
-    kelurahan = await ctx.db.scalars(select(Kelurahan).order_by(Kelurahan.code))
+    for row in enrollment_rows.all():
+        for tally in tallies(row):
+            tally.by_status[row[-2]] += row[-1]
+    kelurahan = list(await ctx.db.scalars(select(Kelurahan).order_by(Kelurahan.code))) if by_kelurahan else []
     return Summary(
         total=total,
         kelurahan=[(k, by_kel.get(k.code, Tally())) for k in kelurahan],
-        occupations=[(o, by_occ.get(o, Tally())) for o in Occupation],
+        occupations=[(o, by_occ.get(o, Tally())) for o in Occupation] if by_occupation else [],
     )
