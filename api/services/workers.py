@@ -31,10 +31,14 @@ from db.scoping import RowScope
 REGISTER = "registerWorker"
 
 
-def insert_ignoring_conflict(dialect: str, model: type[Any], values: dict[str, Any], conflict: list[str]) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: atomic under concurrency on both databases."""
+def insert_ignoring_conflict(
+    dialect: str, model: type[Any], values: dict[str, Any], conflict: list[str], *, returning: Any = None
+) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id (or ``returning``: the entity itself, as an ORM object):
+    atomic under concurrency on both databases."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict).returning(model.id)
+    stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    return stmt.returning(model.id if returning is None else returning)
 
 
 def workers_query(
@@ -161,10 +165,12 @@ async def register(
         family_card_number=family_card_number,
         registered_by=ctx.principal.subject,
     )
-    inserted = (await ctx.db.execute(insert_ignoring_conflict(ctx.db.dialect, Worker, values, ["nik"]))).scalar()
-    if inserted is None:
+    # The new row comes back from the INSERT itself (RETURNING the entity): no second statement to read it.
+    inserted = await ctx.db.scalars(insert_ignoring_conflict(ctx.db.dialect, Worker, values, ["nik"], returning=Worker))
+    if not inserted:
         # Said the same way whoever holds the NIK: which kelurahan has it is not the caller's to know.
         raise Refused(Problem("DUPLICATE_NIK", "nik: a worker with this NIK is already registered.", "nik"))
+    [worker] = inserted
     if idempotency_key is not None:
         await ctx.db.execute(
             sql_update(IdempotencyKey)
@@ -173,9 +179,8 @@ async def register(
                 IdempotencyKey.operation == REGISTER,
                 IdempotencyKey.key == idempotency_key,
             )
-            .values(target_id=inserted)
+            .values(target_id=worker.id)
         )
-    worker = await visible_worker(ctx, int(inserted))
     ctx.audit(
         "worker:create",
         target_id=to_global_id("Worker", worker.id),
