@@ -233,10 +233,12 @@ def serve(workdir: Path, database_url: str, key_file: Path, **overrides: str | N
         log.close()
 
 
-def extra_server(server: Server, workdir: Path) -> AbstractContextManager[Server]:
-    """Another server process on the suite's database and signing key, configured as the suite's own."""
+def extra_server(server: Server, workdir: Path, **overrides: str | None) -> AbstractContextManager[Server]:
+    """Another server process on the suite's database and signing key, configured as the suite's own (rate limit
+    off) but for ``overrides`` (``RENTAN_*`` variables, as for serve)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    return serve(workdir, server.database_url, server.settings.dev_key_file, RENTAN_RATE_LIMIT_PER_MINUTE="0")
+    settings: dict[str, str | None] = {"RENTAN_RATE_LIMIT_PER_MINUTE": "0", **overrides}
+    return serve(workdir, server.database_url, server.settings.dev_key_file, **settings)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,7 +36,7 @@ from api.logging import RequestLog, redact
 from api.schema.cost import CostLimits, estimate_cost
 from api.settings import Settings
 from db.session import create_engine
-from tests.conftest import BUGUL_LOR, REGISTER, TYPICAL_SCOPE, Server, new_nik, serve, worker_input
+from tests.conftest import BUGUL_LOR, REGISTER, TYPICAL_SCOPE, Server, extra_server, new_nik, serve, worker_input
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 VIEWER = {"query": "{ viewer { subject } }"}
@@ -64,16 +65,19 @@ def codes(response: httpx.Response) -> list[str | None]:
 RATE_PER_MINUTE, RATE_BURST = 60, 3
 
 
-@pytest.fixture(scope="module")
-def limited(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def rate_limited(server: Server, workdir: Path) -> AbstractContextManager[Server]:
     """The suite's database and signing key, served again with a rate limit a test can exhaust."""
-    with serve(
-        tmp_path_factory.mktemp("limited"),
-        server.database_url,
-        server.settings.dev_key_file,
+    return extra_server(
+        server,
+        workdir,
         RENTAN_RATE_LIMIT_PER_MINUTE=str(RATE_PER_MINUTE),
         RENTAN_RATE_LIMIT_BURST=str(RATE_BURST),
-    ) as running:
+    )
+
+
+@pytest.fixture(scope="module")
+def limited(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with rate_limited(server, tmp_path_factory.mktemp("limited")) as running:
         yield running
 
 
@@ -414,13 +418,7 @@ def test_rate_limit_refills_after_retry_after(http: httpx.Client, limited: Serve
 @pytest.fixture(scope="module")
 def limited_twin(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A second process with the same rate limit on the same database, as behind a load balancer."""
-    with serve(
-        tmp_path_factory.mktemp("limited-twin"),
-        server.database_url,
-        server.settings.dev_key_file,
-        RENTAN_RATE_LIMIT_PER_MINUTE=str(RATE_PER_MINUTE),
-        RENTAN_RATE_LIMIT_BURST=str(RATE_BURST),
-    ) as running:
+    with rate_limited(server, tmp_path_factory.mktemp("limited-twin")) as running:
         yield running
 
 

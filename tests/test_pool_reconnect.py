@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from db.session import APPLICATION_NAME
-from tests.conftest import Server, serve
+from tests.conftest import Server, extra_server
 
 URL = os.environ.get("RENTAN_TEST_DATABASE_URL") or ""
 pytestmark = pytest.mark.skipif(
@@ -26,13 +26,8 @@ QUERY = "{ workers(first: 5) { edges { node { id fullName kelurahan { name } } }
 
 @pytest.fixture(scope="module")
 def pinged(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serve(
-        tmp_path_factory.mktemp("rentan-pinged"),
-        server.database_url,
-        server.settings.dev_key_file,
-        RENTAN_RATE_LIMIT_PER_MINUTE="0",
-        RENTAN_DATABASE_PING_AFTER_IDLE_SECONDS=str(IDLE),
-    ) as running:
+    workdir = tmp_path_factory.mktemp("rentan-pinged")
+    with extra_server(server, workdir, RENTAN_DATABASE_PING_AFTER_IDLE_SECONDS=str(IDLE)) as running:
         yield running
 
 
