@@ -165,8 +165,10 @@ async def _listen_backends(engine: AsyncEngine) -> list[int]:
         return [int(pid) for (pid,) in rows]
 
 
-async def _suspend_silently(engine: AsyncEngine, subject: str, *, notify: bool = False) -> int:
-    """A suspension written straight into policy_overrides: no audit, and no NOTIFY unless asked."""
+@contextlib.asynccontextmanager
+async def _suspended_silently(engine: AsyncEngine, subject: str, *, notify: bool = False) -> AsyncIterator[None]:
+    """A suspension written straight into policy_overrides for the block's length: no audit, and no NOTIFY unless
+    asked. Deleted afterwards, again without a NOTIFY."""
     async with engine.begin() as conn:
         row_id = (
             await conn.execute(
@@ -179,12 +181,20 @@ async def _suspend_silently(engine: AsyncEngine, subject: str, *, notify: bool =
         ).scalar_one()
         if notify:
             await conn.execute(text(f"NOTIFY {CHANNEL}"))
-    return int(row_id)
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM policy_overrides WHERE id = :id"), {"id": row_id})
 
 
-async def _delete(engine: AsyncEngine, row_id: int) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(text("DELETE FROM policy_overrides WHERE id = :id"), {"id": row_id})
+async def _until_suspended(authorizer: Authorizer, subject: str, deadline: float) -> float:
+    """Seconds until the watched authorizer refuses ``subject`` as suspended (fails after ``deadline``)."""
+
+    async def applied() -> bool:
+        return _is_suspended(authorizer, subject)
+
+    return await _until(deadline, applied)
 
 
 def _is_suspended(authorizer: Authorizer, subject: str) -> bool:
@@ -226,18 +236,11 @@ def test_a_change_never_notified_is_applied_by_the_backstop(server: Server) -> N
             async with _watching(server.database_url, backstop=BACKSTOP) as (watcher, authorizer):
                 (backend,) = await _listen_backends(admin_engine)
                 assert not _is_suspended(authorizer, subject)
-                row_id = await _suspend_silently(admin_engine, subject)
-                try:
-
-                    async def applied() -> bool:
-                        return _is_suspended(authorizer, subject)
-
-                    took = await _until(BACKSTOP + 1.0, applied)  # the next backstop, with room to spare
+                async with _suspended_silently(admin_engine, subject):
+                    took = await _until_suspended(authorizer, subject, BACKSTOP + 1.0)  # the next backstop, and room
                     assert authorizer.permissions_of(OPERATOR, subject) == []
                     assert await _listen_backends(admin_engine) == [backend]  # still the first connection
                     assert watcher.channel_open
-                finally:
-                    await _delete(admin_engine, row_id)
                 return took
         finally:
             await admin_engine.dispose()
@@ -328,14 +331,9 @@ def test_a_channel_that_stops_answering_is_replaced(server: Server) -> None:
                     (first,) = await _listen_backends(admin_engine)
                     assert relay.silence_watcher() == 1
                     started = time.monotonic()
-                    row_id = await _suspend_silently(admin_engine, subject, notify=True)  # its NOTIFY: lost
-                    try:
-
-                        async def applied() -> bool:
-                            return _is_suspended(authorizer, subject)
-
+                    async with _suspended_silently(admin_engine, subject, notify=True):  # its NOTIFY: lost
                         # The backstop (1 s) + the probe's timeout (0.5 s) + the reconnect (0.2 s) and its re-read.
-                        await _until(BACKSTOP + 0.5 + 0.2 + 1.5, applied)
+                        await _until_suspended(authorizer, subject, BACKSTOP + 0.5 + 0.2 + 1.5)
                         took = time.monotonic() - started
                         backends = await _listen_backends(admin_engine)
                         # The silenced connection is still open on the server's side (it heard nothing either):
@@ -343,8 +341,6 @@ def test_a_channel_that_stops_answering_is_replaced(server: Server) -> None:
                         assert backends[0] == first
                         assert len(backends) == 2, backends
                         assert watcher.channel_open
-                    finally:
-                        await _delete(admin_engine, row_id)
                     return took
         finally:
             await admin_engine.dispose()
