@@ -25,7 +25,7 @@ from strawberry.types import ExecutionResult
 from api.auth import AuthenticationError, Principal, TokenVerifier
 from api.context import Context, install_statement_counting
 from api.graphiql import graphiql_assets, graphiql_html
-from api.limits import BodyLimit, BucketStore, RateLimit, RateLimiter
+from api.limits import BodyLimit, BucketStore, RateLimit, RateLimiter, graphql_response
 from api.logging import RequestLog, configure_logging, current_request, internal_error_extensions, request_id_of
 from api.metrics import metrics_endpoint
 from api.policies.authorizer import Authorizer
@@ -37,6 +37,14 @@ from db.migrate import head_revision
 from db.session import create_engine
 
 PRINCIPAL_KEY = "rentan.principal"
+SUSPENDED_BODY = {
+    "errors": [
+        {
+            "message": "Your access is suspended: ask the programme's administrator.",
+            "extensions": {"code": "FORBIDDEN", "reason": "SUSPENDED"},
+        }
+    ]
+}
 # A request allocates tens of thousands of short-lived objects (ORM rows, GraphQL results); at the default first
 # threshold (700) the collector ran several times per request.
 GC_THRESHOLDS = (20_000, 20, 20)
@@ -48,11 +56,16 @@ class BearerAuth:
     The one exception is the GraphiQL page itself (development only): a browser's plain GET for HTML, which
     this wrapper serves without calling the GraphQL view. The token is read from the Authorization header
     only, never from the query string.
+
+    A suspended subject (api/policies/store.py) is answered 403 here, on every path: no GraphQL runs for it, so no
+    field, list or count can give it anything. The body is a GraphQL error with ``extensions.code`` FORBIDDEN and
+    ``reason`` SUSPENDED, so a client tells it from a missing permission.
     """
 
-    def __init__(self, app: ASGIApp, verifier: TokenVerifier, ide_html: str | None) -> None:
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier, authorizer: Authorizer, ide_html: str | None) -> None:
         self.app = app
         self.verifier = verifier
+        self.authorizer = authorizer
         self.ide_html = ide_html
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -78,6 +91,9 @@ class BearerAuth:
                 return
             if (record := current_request.get()) is not None:
                 record.subject, record.role = principal.subject, principal.role
+            if self.authorizer.is_suspended(principal.subject, principal.scope):
+                await JSONResponse(SUSPENDED_BODY, status_code=403)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -106,6 +122,9 @@ class RentanGraphQL(GraphQL[Context, None]):
         self.read_engine = read_engine
 
     async def get_context(self, request: Request, response: Response | None = None) -> Context:  # type: ignore[override]
+        # Strawberry applies this sub-response's status and headers to the answer: a limit met inside GraphQL
+        # (lookups by NIK) makes it a 429 with Retry-After through it (api/limits.py, answer_too_many_requests).
+        graphql_response.set(response)
         return Context(
             principal=request.scope[PRINCIPAL_KEY],
             settings=self.settings,
@@ -258,12 +277,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route(
                 "/graphql",
-                BearerAuth(served, verifier, graphiql_html() if settings.graphiql_enabled else None),
+                BearerAuth(served, verifier, authorizer, graphiql_html() if settings.graphiql_enabled else None),
                 methods=["GET", "POST"],
             ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint(engine, read_engine)),  # the replica's pool too, when there is one
+            # The replica's pool too, when there is one; in production only for RENTAN_METRICS_TOKEN (api/metrics.py).
+            Route("/metrics", metrics_endpoint(engine, read_engine, settings=settings)),
             # GraphiQL's own assets, public and outside BearerAuth: the page loads nothing from a CDN.
             *([graphiql_assets()] if settings.graphiql_enabled else []),
         ],

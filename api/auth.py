@@ -113,7 +113,7 @@ class TokenVerifier:
         now = time.monotonic()
         cached = self._verified.get(token)
         if cached is not None and cached[1] > now:
-            return self._principal(cached[0])
+            return self._accept(cached[0])
         try:
             key = await self._key_for(token)
             claims = jwt.decode(
@@ -127,16 +127,38 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"invalid token: {exc}") from exc
-        principal = self._principal(claims)
+        principal = self._accept(claims)  # a refused token is never remembered: it is refused again next time
         self._remember(token, claims, now)
         return principal
+
+    def _accept(self, claims: dict[str, Any]) -> Principal:
+        """The rules beyond the signature, applied to fresh and remembered claims alike (they are cheap), so a
+        remembered token is answered exactly as a fresh one would be."""
+        self._check_lifetime(claims)
+        return self._principal(claims)
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """Production refuses a token whose lifetime (`exp` - `iat`) exceeds ``jwt_max_token_lifetime_seconds``:
+        however the identity provider is configured, a leaked token stays usable for a bounded time. It is the
+        lifetime the token was given that counts, not what is left of it.
+
+        Development does not apply it, even though ``rentan token``'s default lifetime (8 h) is within the cap:
+        there the signing key is a local file, so whoever could misuse a long-lived token can mint a fresh one
+        anyway, and a cap would only refuse the longer ``rentan token --ttl`` a developer asked for."""
+        if not self._settings.is_production:
+            return
+        # As PyJWT reads them (int(), which it has checked succeeds): whole seconds, and no float overflow.
+        lifetime = int(claims["exp"]) - int(claims["iat"])
+        limit = self._settings.jwt_max_token_lifetime_seconds
+        if lifetime > limit:
+            raise AuthenticationError(f"invalid token: lifetime of {lifetime} s exceeds the maximum of {limit} s")
 
     def _remember(self, token: str, claims: dict[str, Any], now: float) -> None:
         """Keeps a verified token's claims so that its next requests skip the signature check (an ES256 verify
         is the costliest step of authentication). Kept until the token expires, and never longer than half the
         key set's cache lifespan, so a key the provider withdraws stops working as it did without this cache:
-        within 1.5 lifespans at worst. The principal is still built from the claims on every request: the role
-        and scope rules apply as they stand."""
+        within 1.5 lifespans at worst. The principal is still built from the claims on every request (_accept): the
+        lifetime, role and scope rules apply as they stand. Only claims that passed them are ever kept."""
         remaining = float(claims["exp"]) - time.time()
         keep = min(remaining, self._settings.jwks_cache_seconds / 2)
         if keep <= 0:

@@ -76,6 +76,7 @@ def lapse(
     from api.context import Context
     from api.policies.authorizer import Authorizer
     from api.policies.store import load_active
+    from api.schema.guards import require_mutation
     from api.services.enrollments import lapse as run_lapse
     from db.session import create_engine
 
@@ -92,9 +93,10 @@ def lapse(
         async with engine.connect() as conn:
             authorizer.apply(await load_active(conn))
         # The batch job acts as BPJSTK (whose act a lapse is) under a system subject, through the very Context a
-        # request uses: the same permission check (enrollment:verify), the same row scoping (the province scope
-        # covers every source of the programme; no unrestricted RowScope.for_operator() is needed, so the job
-        # cannot touch more than a BPJSTK token of that scope could) and the same audit trail (actor rentan-cli).
+        # request uses: the same permission check (what api/schema/access.py gives lapseOverdueMembers), the same
+        # row scoping (the province scope covers every source of the programme; no unrestricted
+        # RowScope.for_operator() is needed, so the job cannot touch more than a BPJSTK token of that scope
+        # could) and the same audit trail (actor rentan-cli).
         ctx = Context(
             principal=Principal(subject="rentan-cli", role="bpjstk-verifier", agency="BPJSTK", scope=(scope,)),
             settings=settings,
@@ -105,6 +107,7 @@ def lapse(
         )
         committed = False
         try:
+            require_mutation(ctx, "lapseOverdueMembers")  # what the graph asks of lapseOverdueMembers
             lapsed = await run_lapse(ctx, day)
             await ctx.finish(commit=True)
             committed = True

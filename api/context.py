@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from api import clock
 from api.auth import Principal
 from api.policies.authorizer import Authorizer
+from api.policies.permissions import Permission
 from api.settings import Settings
 from db.base import utcnow
 from db.models import AuditEvent
@@ -131,6 +132,8 @@ class Context:
     _now: datetime | None = None
     # Full NIKs shown in this response: worker id -> region code, audited once each at the end of the request.
     nik_reads: dict[int, str] = field(default_factory=dict)
+    # The other audit events of a query (e.g. a lookup by NIK), written with the NIK reads after it (finish).
+    query_events: list[AuditEvent] = field(default_factory=list)
 
     @property
     def db(self) -> Db:
@@ -168,16 +171,25 @@ class Context:
             self._loaders = Loaders(self.db)
         return self._loaders
 
-    # --- authorization: the decision is the authorizer's; the context only names the caller's role and subject
-    def can(self, resource: str, action: str) -> bool:
-        return self.authorizer.allows(self.principal.role, resource, action, self.principal.subject)
+    # --- authorization: the decision is the authorizer's; the context only names the caller. Which permission a
+    # part of the graph needs is declared in api/schema/access.py, and only the guards built from it ask.
+    def can(self, permission: Permission) -> bool:
+        p = self.principal
+        return self.authorizer.permits(p.role, permission, p.subject, p.scope)
 
-    def require(self, resource: str, action: str) -> None:
-        self.authorizer.require(self.principal.role, resource, action, self.principal.subject)
+    @property
+    def suspended(self) -> bool:
+        return self.authorizer.is_suspended(self.principal.subject, self.principal.scope)
 
     # --- audit trail
     def audit(self, action: str, *, target_id: str | None, region_code: str, detail: str | None = None) -> None:
-        self.db.add(self._event(action, target_id, region_code, detail))
+        """A mutation's event is written in its transaction (gone if it rolls back); a query's after the query,
+        on the primary, whatever the query's outcome (see ``finish``)."""
+        event = self._event(action, target_id, region_code, detail)
+        if self.writable:
+            self.db.add(event)
+        else:
+            self.query_events.append(event)
 
     def _event(self, action: str, target_id: str | None, region_code: str, detail: str | None) -> AuditEvent:
         return AuditEvent(
@@ -196,9 +208,10 @@ class Context:
     async def finish(self, *, commit: bool) -> None:
         """End the request's transaction and write the NIK-read audit events: a committing mutation's within
         its transaction; a query's afterwards, in a short transaction of their own on the primary (a query's
-        session may be on a read-only replica; on SQLite a reader never has to upgrade its lock). Should that
-        write fail, the exception leaves here and the whole response becomes an error (no data): a full NIK is
-        never shown unaudited."""
+        session may be on a read-only replica; on SQLite a reader never has to upgrade its lock), together with
+        the query's other audit events (``query_events``). Should that write fail, the exception leaves here and
+        the whole response becomes an error (no data): a full NIK is never shown, nor a lookup answered,
+        unaudited."""
         if self._db is not None:
             session = self._db.session
             try:
@@ -209,12 +222,14 @@ class Context:
                     await session.rollback()
             finally:
                 await session.close()  # a failed commit must not keep its connection (and SQLite's write lock)
-        if self.nik_reads:
+        if self.nik_reads or self.query_events:
             session = AsyncSession(bind=writer_bind(self.engine), expire_on_commit=False)
             session.info[STATEMENTS_KEY] = self.statements
             try:
                 async with session.begin():
                     await self._write_nik_reads(session)
+                    session.add_all(self.query_events)
+                    self.query_events = []
             finally:
                 await session.close()
 

@@ -1,5 +1,6 @@
 """HTTP-level limits, applied before any GraphQL runs: the size of a request body and a per-subject request rate
-(shared by every server process through the database).
+(shared by every server process through the database). The token buckets also serve a limit met inside GraphQL
+(lookups by NIK, api/services/nik_lookups.py), which answers 429 through :func:`answer_too_many_requests`.
 
 Both answer in the shape of a GraphQL error (``{"errors": [{"message", "extensions": {"code"}}]}``), so a
 client has one error format to read whatever layer refused it.
@@ -8,19 +9,21 @@ client has one error format to read whatever layer refused it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import time
 import weakref
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, case, delete
+from sqlalchemy import ColumnElement, Table, and_, case, delete, not_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.logging import get_logger
@@ -101,33 +104,63 @@ class BodyLimit:
 # --- rate ----------------------------------------------------------------------------------------------------------
 
 
+# Buckets other than the request rate's live in the same table under a namespace: their keys are
+# "<namespace>:<key>" (the request rate's are bare subjects). Each store sweeps only its own rows, so a bucket that
+# refills over an hour is never dropped (i.e. refilled) by the request rate's sweep of rows idle for seconds.
+NAMESPACES = frozenset({"nik-miss"})
+KEY_LENGTH = 120  # rate_limit_buckets.subject
+
+
 class BucketStore:
-    """The token buckets, one row per subject in ``rate_limit_buckets``, shared by every server process.
+    """The token buckets, one row per key in ``rate_limit_buckets``, shared by every server process.
 
     :meth:`take` is one statement, an upsert that refills the bucket for the time elapsed, decides the grant and
     subtracts it, atomically on both databases (PostgreSQL locks the row for the ``ON CONFLICT`` update; SQLite
-    writes one statement at a time), so two processes never hand out the same token.
+    writes one statement at a time), so two processes never hand out the same token. :meth:`give_back` returns
+    tokens taken for something that turned out not to cost any, in one statement too.
+
+    ``namespace`` (one of ``NAMESPACES``) keeps another kind of bucket in the same table: ``per_minute`` may then be
+    a fraction (20 an hour is 1/3 a minute).
     """
 
-    def __init__(self, engine: AsyncEngine, per_minute: int, burst: int) -> None:
+    def __init__(self, engine: AsyncEngine, per_minute: float, burst: int, *, namespace: str | None = None) -> None:
+        if namespace is not None and namespace not in NAMESPACES:
+            raise ValueError(f"unknown bucket namespace {namespace!r}: declare it in api/limits.py NAMESPACES")
         self.engine = engine
         self.rate = per_minute / 60.0  # tokens per second
         self.capacity = float(max(burst, 1))
+        self.prefix = f"{namespace}:" if namespace is not None else ""
         # A bucket left alone this long is full again, the same as no row: its row may go.
         self.idle_after = self.capacity / self.rate
         self._next_sweep = 0.0
+
+    def row_key(self, key: str) -> str:
+        """The row of ``key``: its namespace's prefix, and a digest for a key longer than the column."""
+        full = self.prefix + key
+        if len(full) <= KEY_LENGTH:
+            return full
+        return self.prefix + "sha256=" + hashlib.sha256(key.encode()).hexdigest()
+
+    def _own_rows(self, table: Table) -> ColumnElement[bool]:
+        if self.prefix:
+            return table.c.subject.startswith(self.prefix, autoescape=True)
+        return and_(*(not_(table.c.subject.startswith(f"{ns}:", autoescape=True)) for ns in sorted(NAMESPACES)))
+
+    def _available(self, table: Table, now: float) -> Any:
+        """The row's tokens refilled up to ``now``, never above the burst."""
+        # Clocks of several machines may disagree a little: time never runs backwards for a bucket.
+        elapsed = case((table.c.updated_at < now, now - table.c.updated_at), else_=0.0)
+        refilled = table.c.tokens + elapsed * self.rate
+        return case((refilled > self.capacity, self.capacity), else_=refilled)
 
     async def take(self, key: str, want: int, now: float) -> tuple[int, float]:
         """Take ``want`` tokens from ``key``'s bucket if it holds them, else one if it holds one, else none.
         Returns (tokens granted, tokens left in the bucket)."""
         table = cast("Table", RateLimitBucket.__table__)
-        # Clocks of several machines may disagree a little: time never runs backwards for a bucket.
-        elapsed = case((table.c.updated_at < now, now - table.c.updated_at), else_=0.0)
-        refilled = table.c.tokens + elapsed * self.rate
-        available = case((refilled > self.capacity, self.capacity), else_=refilled)
+        available = self._available(table, now)
         grant = case((available >= want, float(want)), (available >= 1.0, 1.0), else_=0.0)
         first = float(min(want, int(self.capacity)))
-        values = {"subject": key, "tokens": self.capacity - first, "granted": first, "updated_at": now}
+        values = {"subject": self.row_key(key), "tokens": self.capacity - first, "granted": first, "updated_at": now}
         insert = pg_insert(table) if self.engine.dialect.name == "postgresql" else sqlite_insert(table)
         statement = insert.values(**values).on_conflict_do_update(
             index_elements=[table.c.subject],
@@ -137,8 +170,22 @@ class BucketStore:
             row = (await conn.execute(statement.returning(table.c.granted, table.c.tokens))).one()
             if now >= self._next_sweep:
                 self._next_sweep = now + self.idle_after
-                await conn.execute(delete(table).where(table.c.updated_at < now - self.idle_after))
+                await conn.execute(
+                    delete(table).where(table.c.updated_at < now - self.idle_after, self._own_rows(table))
+                )
         return int(row.granted), float(row.tokens)
+
+    async def give_back(self, key: str, tokens: int, now: float) -> None:
+        """Return ``tokens`` to ``key``'s bucket (never above the burst). No row: the bucket is full already."""
+        table = cast("Table", RateLimitBucket.__table__)
+        returned = self._available(table, now) + float(tokens)
+        statement = (
+            update(table)
+            .where(table.c.subject == self.row_key(key))
+            .values(tokens=case((returned > self.capacity, self.capacity), else_=returned), updated_at=now)
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
 
 
 @dataclass
@@ -253,3 +300,24 @@ class RateLimit:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+# --- limits met inside GraphQL -----------------------------------------------------------------------------------
+
+# The response a GraphQL request will be answered with: Strawberry's sub-response, whose status and headers it
+# applies to the final response. Bound by the view (api/app.py, get_context) in the request's own task; the
+# resolvers, running in tasks copied from it, reach the same object.
+graphql_response: ContextVar[Response | None] = ContextVar("rentan_graphql_response", default=None)
+
+
+def answer_too_many_requests(retry_after: int) -> None:
+    """A limit met inside GraphQL (lookups by NIK, api/services/nik_lookups.py): the request goes out as 429 with
+    ``Retry-After``, like a refusal of the request rate, whatever else its answer holds. The GraphQL error that
+    names the limit (``RATE_LIMITED``) is the resolver's to raise."""
+    response = graphql_response.get()
+    if response is None:
+        return
+    response.status_code = 429
+    earlier = response.headers.get("Retry-After")
+    longest = max(retry_after, int(earlier)) if earlier is not None and earlier.isdigit() else retry_after
+    response.headers["Retry-After"] = str(longest)

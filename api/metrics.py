@@ -5,13 +5,17 @@ empty directory before start, and ``/metrics`` then sums every process's figures
 multiprocess mode), so a scrape through the load balancer sees the whole server, not one worker.
 No label ever carries a subject, an id or a value from a request: operation names only, and those bounded.
 The pool gauges carry ``database`` ("primary", or "replica" for ``RENTAN_DATABASE_READ_URL``'s engine) and ``pid``.
+
+Who may scrape: in development, anyone (as /healthz). In production, only a request carrying
+``Authorization: Bearer <RENTAN_METRICS_TOKEN>`` (401 otherwise); with no token configured, /metrics answers 404.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -19,7 +23,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+
+from api.settings import Settings
 
 REQUESTS = Counter(
     "rentan_requests_total", "HTTP requests by path, GraphQL operation and status.", ["path", "operation", "status"]
@@ -87,15 +93,43 @@ class PoolCollector(Collector):
         yield capacity
 
 
-def metrics_endpoint(engine: AsyncEngine, read_engine: AsyncEngine | None = None):  # type: ignore[no-untyped-def]
+def scrape_refusal(request: Request, settings: Settings) -> Response | None:
+    """None if the request may read the metrics; else the answer it gets.
+
+    Production with no ``metrics_token``: 404, the metrics are off. That, rather than refusing to start, because
+    the figures are not needed to serve: an installation that sets no token (the image and compose.yaml do not
+    require one) keeps serving and exposes nothing. With a token: 401 and a Bearer challenge unless the request
+    carries exactly that token, compared in constant time."""
+    if not settings.is_production:
+        return None
+    if settings.metrics_token is None:
+        return PlainTextResponse("metrics are off: RENTAN_METRICS_TOKEN is not set", status_code=404)
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    expected = settings.metrics_token.get_secret_value().strip().encode()  # as the header's, stripped
+    # Bytes: compare_digest refuses str with non-ASCII characters, and a header may carry any (Latin-1).
+    if scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), expected):
+        return None
+    challenge = 'Bearer realm="metrics"' + (', error="invalid_token"' if credentials.strip() else "")
+    return PlainTextResponse(
+        "a metrics token is required: Authorization: Bearer <token>",
+        status_code=401,
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def metrics_endpoint(
+    engine: AsyncEngine, read_engine: AsyncEngine | None = None, *, settings: Settings
+) -> Callable[[Request], Awaitable[Response]]:
     """The /metrics handler; ``read_engine`` (the read replica's, when configured) is reported beside the
-    primary's pool as ``database="replica"``."""
+    primary's pool as ``database="replica"``. Who may read it: see scrape_refusal."""
     engines = {"primary": engine}
     if read_engine is not None:
         engines["replica"] = read_engine
     pool = PoolCollector(engines)
 
-    async def metrics(_: Request) -> Response:
+    async def metrics(request: Request) -> Response:
+        if (refusal := scrape_refusal(request, settings)) is not None:
+            return refusal
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -40,12 +40,20 @@ class Settings(BaseSettings):
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["ES256"])
     jwt_leeway_seconds: int = 30
     jwt_dev_token_ttl_seconds: int = 8 * 3600
+    # Production refuses a token whose lifetime (`exp` - `iat`) is longer: a leaked token is usable a working
+    # day at most, whatever lifetime the identity provider was configured to give. Development does not apply it
+    # (api/auth.py, TokenVerifier._check_lifetime says why).
+    jwt_max_token_lifetime_seconds: int = Field(default=12 * 3600, gt=0)
     jwks_url: str | None = None
     # The JWKS is cached this long; a token naming a kid not in the cached set refetches it at most once per
     # cooldown, so unknown kids cannot make us hammer the identity provider.
     jwks_cache_seconds: int = 300
     jwks_refetch_cooldown_seconds: float = 30
     dev_key_file: Path = Path(".rentan/dev-signing-key.pem")
+
+    # In production /metrics answers only a request carrying `Authorization: Bearer <metrics_token>` (401
+    # otherwise); with no token set it answers 404: metrics off, nothing exposed. Development leaves it open.
+    metrics_token: SecretStr | None = None
 
     # Pagination: a default page and a ceiling, so that no client pulls a whole table.
     default_page_size: int = 50
@@ -67,6 +75,10 @@ class Settings(BaseSettings):
     # fires a handful at once). Per process: see api/limits.py.
     rate_limit_per_minute: int = 600  # 0: off
     rate_limit_burst: int = 120
+    # Lookups by full NIK (workerByNik) that find no one, per subject and hour, for roles that see NIKs masked:
+    # the hidden digits are a birth date (~365 guesses a person), so guessing one takes days (api/services/
+    # nik_lookups.py). Shared by every process; a hit spends nothing; past it, 429 with Retry-After.
+    nik_lookup_misses_per_hour: int = Field(default=8, ge=0)  # 0: off
     # Estimated objects a query may return (api/schema/cost.py). Served: a page of 100 workers with their
     # enrollments and checks (~12,500), a 1,000-item batch with its outcomes (~23,000), two nested pages of 100
     # (~20,400: the size of the city's register). Refused: a third level of pages, or two with lists below
@@ -91,6 +103,13 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value  # `RENTAN_DATABASE_READ_URL=` (e.g. from compose's .env): no replica
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _empty_token_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # `RENTAN_METRICS_TOKEN=` (or only spaces): no token, so production's /metrics is off. Never a token that
+        # an empty `Authorization: Bearer` could match.
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @model_validator(mode="after")
     def _replica_only_on_postgresql(self) -> Settings:

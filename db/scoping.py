@@ -6,8 +6,14 @@ criteria for each scoped entity. It fails closed: a session without a scope sees
 
 The scope is a set of region codes: a province (``35``), a city (``3575``), a kecamatan (``357504``) or a
 kelurahan (``3575041010``). A row belongs to a region when its kelurahan code starts with the region code.
-Region reference rows (cities, kecamatan, kelurahan) and funding sources are also visible when they are an
-*ancestor* of the scope, so a kelurahan office sees its own kecamatan and city, but no sibling kelurahan.
+Region reference rows (cities, kecamatan, kelurahan), funding sources (with their bills) and policy overrides
+are also visible when they are an *ancestor* of the scope, so a kelurahan office sees its own kecamatan and city,
+and the city's funding source, but no sibling kelurahan.
+
+Writes are scoped like reads, only tighter: a mutation finds the row it changes with the execution option
+:data:`FOR_WRITE`, under which a row is there only when the scope *covers* its region. A kelurahan-scoped
+administrator reads the city's funding source but cannot revise it or pay its bills: to such a write the
+city-wide row answers exactly as a row that was never created.
 """
 
 from __future__ import annotations
@@ -29,12 +35,16 @@ from db.models import (
     IdempotencyKey,
     Kecamatan,
     Kelurahan,
+    PolicyOverride,
     VerificationCheck,
     Worker,
     WorkerMove,
 )
 
 SCOPE_KEY = "rentan.scope"
+WRITE_KEY = "rentan.write"
+# execution_options(**FOR_WRITE): the statement looks for a row to change, which the scope must cover.
+FOR_WRITE = {WRITE_KEY: True}
 
 # Lengths of the Kemendagri code levels, widest first.
 REGION_LEVELS: dict[int, str] = {2: "province", 4: "city", 6: "kecamatan", 10: "kelurahan"}
@@ -83,12 +93,6 @@ def covers(codes: tuple[str, ...], region_code: str) -> bool:
     return any(region_code.startswith(c) for c in codes)
 
 
-def single_city(codes: tuple[str, ...]) -> str | None:
-    """The one city a scope lies in, or None when it names none or several."""
-    cities = {c[:4] for c in codes if len(c) >= 4}
-    return cities.pop() if len(cities) == 1 else None
-
-
 def _code(value: str, suffix: str = "") -> BindParameter[str]:
     """A region code written into the SQL text rather than sent as a parameter. PostgreSQL then plans each
     statement for the scope it runs under: with a parameter, a prepared statement settles after five runs on one
@@ -117,10 +121,7 @@ def _within_or_above(column: InstrumentedAttribute[str], codes: tuple[str, ...])
     return or_(_within(column, codes), column.in_([_code(a) for a in above]))
 
 
-@lru_cache(maxsize=1024)
-def criteria_for(scope: RowScope | None) -> tuple[tuple[type, ColumnElement[bool]], ...]:
-    """The WHERE criterion of each scoped entity under ``scope``; ``false()`` everywhere when there is none."""
-    entities: list[type] = [
+SCOPED_ENTITIES: tuple[type, ...] = (
         City,
         Kecamatan,
         Kelurahan,
@@ -132,7 +133,15 @@ def criteria_for(scope: RowScope | None) -> tuple[tuple[type, ColumnElement[bool
         ContributionBill,
         AuditEvent,
         IdempotencyKey,
-    ]
+        PolicyOverride,
+)
+
+
+@lru_cache(maxsize=1024)
+def criteria_for(scope: RowScope | None, *, write: bool = False) -> tuple[tuple[type, ColumnElement[bool]], ...]:
+    """The WHERE criterion of each scoped entity under ``scope``; ``false()`` everywhere when there is none.
+    ``write``: the rows a write may change, which the scope must cover (no ancestor rows)."""
+    entities = SCOPED_ENTITIES
     if scope is None:
         return tuple((e, false()) for e in entities)
     if scope.unrestricted:
@@ -145,20 +154,23 @@ def criteria_for(scope: RowScope | None) -> tuple[tuple[type, ColumnElement[bool
         # correlate_except: the subquery keeps its own workers even where the outer statement selects them too.
         return exists().where(Worker.id == worker_id, _within(Worker.kelurahan_code, codes)).correlate_except(Worker)
 
+    # A region-owned row above the scope is read (a kelurahan sees its city's source), never written.
+    owned = _within if write else _within_or_above
     visible_enrollments = select(Enrollment.id).where(lives_within(Enrollment.worker_id))
-    visible_sources = select(FundingSource.id).where(_within_or_above(FundingSource.region_code, codes))
+    visible_sources = select(FundingSource.id).where(owned(FundingSource.region_code, codes))
     return (
-        (City, _within_or_above(City.code, codes)),
-        (Kecamatan, _within_or_above(Kecamatan.code, codes)),
-        (Kelurahan, _within_or_above(Kelurahan.code, codes)),
+        (City, owned(City.code, codes)),
+        (Kecamatan, owned(Kecamatan.code, codes)),
+        (Kelurahan, owned(Kelurahan.code, codes)),
         (Worker, _within(Worker.kelurahan_code, codes)),
         (WorkerMove, lives_within(WorkerMove.worker_id)),
         (Enrollment, lives_within(Enrollment.worker_id)),
         (VerificationCheck, VerificationCheck.enrollment_id.in_(visible_enrollments)),
-        (FundingSource, _within_or_above(FundingSource.region_code, codes)),
+        (FundingSource, owned(FundingSource.region_code, codes)),
         (ContributionBill, ContributionBill.funding_source_id.in_(visible_sources)),
         (AuditEvent, _within(AuditEvent.region_code, codes)),
         (IdempotencyKey, IdempotencyKey.subject == scope.subject),
+        (PolicyOverride, owned(PolicyOverride.region_code, codes)),
     )
 
 
@@ -169,12 +181,14 @@ def _apply_scope(state: ORMExecuteState) -> None:
     if state.is_column_load or state.is_relationship_load:
         # The criteria added to the parent statement already propagate to these loads.
         return
-    state.statement = state.statement.options(*_options_for(get_scope(state.session)))
+    write = bool(state.execution_options.get(WRITE_KEY, False))
+    state.statement = state.statement.options(*_options_for(get_scope(state.session), write))
 
 
 @lru_cache(maxsize=1024)
-def _options_for(scope: RowScope | None) -> tuple[Any, ...]:
+def _options_for(scope: RowScope | None, write: bool) -> tuple[Any, ...]:
     # Built once per scope: building the criteria for every statement was a third of a batch's CPU.
     return tuple(
-        with_loader_criteria(entity, criterion, include_aliases=True) for entity, criterion in criteria_for(scope)
+        with_loader_criteria(entity, criterion, include_aliases=True)
+        for entity, criterion in criteria_for(scope, write=write)
     )

@@ -234,11 +234,32 @@ def serve(workdir: Path, database_url: str, key_file: Path, **overrides: str | N
 
 
 def extra_server(server: Server, workdir: Path, **overrides: str | None) -> AbstractContextManager[Server]:
-    """Another server process on the suite's database and signing key, configured as the suite's own (rate limit
+    """Another server process on the suite's database and signing key, configured as the suite's own (rate limits
     off) but for ``overrides`` (``RENTAN_*`` variables, as for serve)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    settings: dict[str, str | None] = {"RENTAN_RATE_LIMIT_PER_MINUTE": "0", **overrides}
+    settings: dict[str, str | None] = {
+        "RENTAN_RATE_LIMIT_PER_MINUTE": "0",
+        "RENTAN_NIK_LOOKUP_MISSES_PER_HOUR": "0",
+        **overrides,
+    }
     return serve(workdir, server.database_url, server.settings.dev_key_file, **settings)
+
+
+def production_server(
+    server: Server, workdir: Path, jwks_url: str, **overrides: str | None
+) -> AbstractContextManager[Server]:
+    """A server process in production mode (RENTAN_ENV=production: keys only from ``jwks_url``, no clock file) on
+    the suite's database, rate limits off as for the suite's own, ``overrides`` over that."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings: dict[str, str | None] = {
+        "RENTAN_ENV": "production",
+        "RENTAN_CLOCK_FILE": None,  # refused in production
+        "RENTAN_JWKS_URL": jwks_url,
+        "RENTAN_RATE_LIMIT_PER_MINUTE": "0",
+        "RENTAN_NIK_LOOKUP_MISSES_PER_HOUR": "0",
+        **overrides,
+    }
+    return serve(workdir, server.database_url, workdir / "unused-dev-key.pem", **settings)
 
 
 @contextmanager
@@ -259,9 +280,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     key_file = workdir / "dev-key.pem"
     settings = Settings(database_url=database_url, dev_key_file=key_file)
     issue_dev_token(settings, role="auditor", scope=CITY, subject="warm-up")  # creates the key before the server
-    # The suite fires requests as fast as it can under a handful of subjects: the rate limit (on by default)
-    # is tested on a server of its own (tests/test_hardening.py), here it would only make tests flaky.
-    with serve(workdir, database_url, key_file, RENTAN_RATE_LIMIT_PER_MINUTE="0") as running:
+    # The suite fires requests as fast as it can under a handful of subjects: the rate limit and the limit on NIK
+    # lookups that miss (both on by default) are tested on servers of their own (tests/test_hardening.py,
+    # tests/test_nik_guessing.py); here they would only make tests flaky.
+    with serve(
+        workdir, database_url, key_file, RENTAN_RATE_LIMIT_PER_MINUTE="0", RENTAN_NIK_LOOKUP_MISSES_PER_HOUR="0"
+    ) as running:
         yield running
 
 

@@ -24,7 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from tests.conftest import CITY, Server, serve
+from tests.conftest import CITY, Server, production_server
 
 CACHE_SECONDS = 3
 COOLDOWN_SECONDS = 1
@@ -110,16 +110,12 @@ def provider(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     attacker = KeyServer().start()
     workdir: Path = tmp_path_factory.mktemp("jwks")
     try:
-        with serve(
+        with production_server(
+            server,
             workdir,
-            server.database_url,
-            workdir / "unused-dev-key.pem",
-            RENTAN_ENV="production",
-            RENTAN_CLOCK_FILE=None,  # refused in production
-            RENTAN_JWKS_URL=f"{jwks.base}/.well-known/jwks.json",
+            f"{jwks.base}/.well-known/jwks.json",
             RENTAN_JWKS_CACHE_SECONDS=str(CACHE_SECONDS),
             RENTAN_JWKS_REFETCH_COOLDOWN_SECONDS=str(COOLDOWN_SECONDS),
-            RENTAN_RATE_LIMIT_PER_MINUTE="0",
         ) as running:
             yield Provider(running, jwks, attacker)
     finally:

@@ -193,6 +193,8 @@ def test_the_image_entry_command_migrates_a_fresh_database_and_serves_ready(new_
         "RENTAN_DATABASE_URL": database_url,
         # Production requires a JWKS; /readyz and /healthz need no token, so nothing ever fetches it.
         "RENTAN_JWKS_URL": "http://127.0.0.1:9/.well-known/jwks.json",
+        # Production reads /metrics out only to a scraper holding this bearer token (README, Security).
+        "RENTAN_METRICS_TOKEN": "scraper-secret-for-the-test",
     }
     log_path = tmp_path / "start.log"
     base = f"http://127.0.0.1:{port}"
@@ -227,7 +229,8 @@ def test_the_image_entry_command_migrates_a_fresh_database_and_serves_ready(new_
             assert page.status_code == 401
             anonymous = httpx.post(f"{base}/graphql", json={"query": "{ viewer { subject } }"})
             assert anonymous.status_code == 401
-            metrics = httpx.get(f"{base}/metrics")
+            assert httpx.get(f"{base}/metrics").status_code == 401
+            metrics = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer scraper-secret-for-the-test"})
             assert metrics.status_code == 200
             assert "rentan_requests_total" in metrics.text
         finally:

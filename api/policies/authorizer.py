@@ -3,90 +3,120 @@ runtime overrides an administrator recorded in the database (``policy_overrides`
 
 - The files are the baseline. A *grant* adds an allow line for a role, a *revoke* a deny line (the model's
   effect is deny-override), so Casbin still decides every (role, resource, action).
-- A *suspension* names a subject (a token's ``sub``): that principal is refused every permission, whatever its
-  role. It is checked here, in :meth:`Authorizer.allows`, before the role's decision; nowhere else.
+- Every override belongs to a *region* (the scope of the administrator who made it) and touches only principals
+  whose whole scope lies inside that region: a city's administrator changes what its own offices may do, never
+  another city's or the province's. So the decision depends on the principal's scope too: the overrides that
+  apply to a scope are picked first, and Casbin decides over the files plus those.
+- A *suspension* names a subject (a token's ``sub``) inside a region: that principal is refused everything.
+  The HTTP layer asks :meth:`Authorizer.is_suspended` before any GraphQL runs (403); :meth:`allows` refuses a
+  suspended subject as well, for every other caller.
 
-Decisions are memoised per (role, resource, action): a pycasbin ``enforce()`` costs around a millisecond and
-the answer only changes when the policy does. :meth:`Authorizer.apply` builds a new enforcer with the overrides
-and swaps it in together with an empty memo and the suspended subjects, in one assignment, so a decision never
-mixes two versions of the policy. The watcher (api/policy_watch.py) calls it in every server process.
+Decisions are memoised per (applicable overrides, role, resource, action): a pycasbin ``enforce()`` costs around a
+millisecond and the answer only changes when the policy does. :meth:`Authorizer.apply` swaps in a new state (the
+overrides, an empty memo, no enforcer built yet) in one assignment, so a decision never mixes two versions of the
+policy. The watcher (api/policy_watch.py) calls it in every server process.
 
 Scope levels (which region levels a role's token may carry) are baseline only: no override touches them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import casbin
 from graphql import GraphQLError
 
+from api.policies.permissions import Permission
+
 HERE = Path(__file__).parent
 MODEL_FILE = HERE / "model.conf"
 POLICY_FILE = HERE / "policy.csv"
 SCOPE_RESOURCE = "scope"
 GRANT, REVOKE, SUSPEND = "grant", "revoke", "suspend"
+# Distinct scopes whose applicable overrides are remembered; beyond it the memo starts again (8,491 villages).
+SCOPES_REMEMBERED = 20_000
+
+__all__ = ["Authorizer", "Forbidden", "Override", "Permission"]
 
 
 class Forbidden(GraphQLError):
     """The role may not perform this action at all (not: the row is out of scope, which is not-found)."""
 
-    def __init__(self, permission: str, *, suspended: bool = False) -> None:
+    def __init__(self, permission: Permission | str, *, suspended: bool = False) -> None:
         message = (
             f"Your access is suspended: you may not perform {permission}."
             if suspended
             else f"Your role may not perform {permission}."
         )
-        super().__init__(message, extensions={"code": "FORBIDDEN", "permission": permission})
-
-
-@dataclass(frozen=True)
-class Permission:
-    resource: str
-    action: str
-
-    def __str__(self) -> str:
-        return f"{self.resource}:{self.action}"
+        super().__init__(message, extensions={"code": "FORBIDDEN", "permission": str(permission)})
 
 
 @dataclass(frozen=True, order=True)
 class Override:
-    """An active runtime change: ``grant``/``revoke`` (role, resource, action) or ``suspend`` (subject)."""
+    """An active runtime change: ``grant``/``revoke`` (role, resource, action) or ``suspend`` (subject), in force
+    for the principals inside ``region`` ("" only for a change that applies everywhere)."""
 
     kind: str
     role: str = ""
     resource: str = ""
     action: str = ""
     subject: str = ""
+    region: str = ""
+
+    def applies_to(self, scope: Sequence[str] | None) -> bool:
+        """Whether a principal of ``scope`` lies inside this override's region (None: a question about no
+        particular principal, e.g. the policy as a whole, which every override is part of)."""
+        if scope is None:
+            return True
+        return bool(scope) and all(code.startswith(self.region) for code in scope)
+
+
+Applicable = tuple[Override, ...]
 
 
 @dataclass(frozen=True)
 class _State:
-    enforcer: casbin.Enforcer
     overrides: tuple[Override, ...]
     suspended: frozenset[str]
-    memo: dict[tuple[str, str, str], bool] = field(default_factory=dict)
+    enforcers: dict[Applicable, casbin.Enforcer] = field(default_factory=dict)
+    by_scope: dict[tuple[str, ...] | None, Applicable] = field(default_factory=dict)
+    memo: dict[tuple[Applicable, str, str, str], bool] = field(default_factory=dict)
 
 
 class Authorizer:
     def __init__(self, model_file: Path = MODEL_FILE, policy_file: Path = POLICY_FILE) -> None:
         self._model_file = model_file
         self._policy_file = policy_file
-        self._state = self._build(())
+        self._files = casbin.Enforcer(str(model_file), str(policy_file))
+        self._state = _State(overrides=(), suspended=frozenset())
 
-    def _build(self, overrides: tuple[Override, ...]) -> _State:
-        enforcer = casbin.Enforcer(str(self._model_file), str(self._policy_file))
-        rules = [
-            [o.role, o.resource, o.action, "allow" if o.kind == GRANT else "deny"]
-            for o in overrides
-            if o.kind in (GRANT, REVOKE) and o.resource != SCOPE_RESOURCE
-        ]
-        if rules:
-            enforcer.add_policies(rules)
-        suspended = frozenset(o.subject for o in overrides if o.kind == SUSPEND)
-        return _State(enforcer=enforcer, overrides=overrides, suspended=suspended)
+    def _enforcer(self, state: _State, applicable: Applicable) -> casbin.Enforcer:
+        if not applicable:
+            return self._files
+        enforcer = state.enforcers.get(applicable)
+        if enforcer is None:
+            enforcer = casbin.Enforcer(str(self._model_file), str(self._policy_file))
+            enforcer.add_policies(
+                [[o.role, o.resource, o.action, "allow" if o.kind == GRANT else "deny"] for o in applicable]
+            )
+            state.enforcers[applicable] = enforcer
+        return enforcer
+
+    def _applicable(self, state: _State, scope: Sequence[str] | None) -> Applicable:
+        key = tuple(scope) if scope is not None else None
+        found = state.by_scope.get(key)
+        if found is None:
+            found = tuple(
+                o
+                for o in state.overrides
+                if o.kind in (GRANT, REVOKE) and o.resource != SCOPE_RESOURCE and o.applies_to(scope)
+            )
+            if len(state.by_scope) >= SCOPES_REMEMBERED:
+                state.by_scope.clear()
+            state.by_scope[key] = found
+        return found
 
     @property
     def overrides(self) -> tuple[Override, ...]:
@@ -99,34 +129,44 @@ class Authorizer:
         wanted = tuple(sorted(set(overrides)))
         if wanted == self._state.overrides:
             return False
-        self._state = self._build(wanted)
+        suspended = frozenset(o.subject for o in wanted if o.kind == SUSPEND)
+        self._state = _State(overrides=wanted, suspended=suspended)
         return True
 
-    def reload(self) -> None:
-        """Re-read the files (keeping the overrides applied) and forget every memoised decision."""
-        self._state = self._build(self._state.overrides)
-
-    def is_suspended(self, subject: str | None) -> bool:
-        return subject is not None and subject in self._state.suspended
-
-    def allows(self, role: str, resource: str, action: str, subject: str | None = None) -> bool:
+    def is_suspended(self, subject: str | None, scope: Sequence[str] | None = None) -> bool:
+        """Whether a suspension made inside a region that holds ``scope`` names this subject."""
         state = self._state
-        if subject is not None and resource != SCOPE_RESOURCE and subject in state.suspended:
+        if subject is None or subject not in state.suspended:
             return False
-        key = (role, resource, action)
+        return any(o.kind == SUSPEND and o.subject == subject and o.applies_to(scope) for o in state.overrides)
+
+    def allows(
+        self,
+        role: str,
+        resource: str,
+        action: str,
+        subject: str | None = None,
+        scope: Sequence[str] | None = None,
+    ) -> bool:
+        """May ``role`` (as ``subject``, holding ``scope``) perform ``resource:action``? Without a scope, every
+        override counts (the policy as a whole)."""
+        state = self._state
+        if resource != SCOPE_RESOURCE and self.is_suspended(subject, scope):
+            return False
+        applicable = self._applicable(state, scope) if resource != SCOPE_RESOURCE else ()
+        key = (applicable, role, resource, action)
         decision = state.memo.get(key)
         if decision is None:
-            decision = bool(state.enforcer.enforce(role, resource, action))
+            decision = bool(self._enforcer(state, applicable).enforce(role, resource, action))
             state.memo[key] = decision
         return decision
 
-    def require(self, role: str, resource: str, action: str, subject: str | None = None) -> None:
-        if not self.allows(role, resource, action, subject):
-            raise Forbidden(f"{resource}:{action}", suspended=self.is_suspended(subject))
+    def permits(self, role: str, permission: Permission, subject: str | None, scope: Sequence[str] | None) -> bool:
+        return self.allows(role, permission.resource, permission.action, subject, scope)
 
     def roles(self) -> dict[str, str]:
         """Every known role with its agency."""
-        return {role: agency for role, agency in self._state.enforcer.get_named_grouping_policy("g2")}
+        return {role: agency for role, agency in self._files.get_named_grouping_policy("g2")}
 
     def agency_of(self, role: str) -> str | None:
         return self.roles().get(role)
@@ -134,18 +174,20 @@ class Authorizer:
     def allows_scope_level(self, role: str, level: str) -> bool:
         return self.allows(role, SCOPE_RESOURCE, level)
 
-    def permissions_of(self, role: str, subject: str | None = None) -> list[Permission]:
+    def permissions_of(
+        self, role: str, subject: str | None = None, scope: Sequence[str] | None = None
+    ) -> list[Permission]:
         """The role's permissions as resource:action pairs (scope levels are not permissions); none for a
         suspended subject."""
         state = self._state
+        enforcer = self._enforcer(state, self._applicable(state, scope))
         found = {
             Permission(obj, act)
-            for _sub, obj, act, eft in state.enforcer.get_implicit_permissions_for_user(role)
-            if obj != SCOPE_RESOURCE and eft == "allow" and self.allows(role, obj, act, subject)
+            for _sub, obj, act, eft in enforcer.get_implicit_permissions_for_user(role)
+            if obj != SCOPE_RESOURCE and eft == "allow" and self.allows(role, obj, act, subject, scope)
         }
         return sorted(found, key=str)
 
     def known_permissions(self) -> set[Permission]:
         """Every permission the files name for any role: the only ones an override may grant or revoke."""
-        baseline = casbin.Enforcer(str(self._model_file), str(self._policy_file))
-        return {Permission(obj, act) for _sub, obj, act, _eft in baseline.get_policy() if obj != SCOPE_RESOURCE}
+        return {Permission(obj, act) for _sub, obj, act, _eft in self._files.get_policy() if obj != SCOPE_RESOURCE}

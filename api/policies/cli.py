@@ -20,18 +20,34 @@ policy_app = typer.Typer(
     no_args_is_help=True,
 )
 ACTOR = "rentan-cli"
-# The programme's city: the region the audit events of a command-line change are filed under (auditors of the
-# city see them, as they see changes made through the API by a city-scoped pemkot-admin).
+# The programme's city: by default the region a command-line change is made for (it affects the principals inside
+# it, and its audit event is filed under it), as if a city-scoped pemkot-admin made it through the API.
 CITY = "3575"
+_region = {"code": CITY}
 
 Reason = Annotated[str, typer.Option(help="Why (kept with the change and shown in `rentan policy list`).")]
 
 
-def _run(change: Callable[[Any], Awaitable[Any]]) -> Any:
-    """Run one change as ``rentan-cli`` in one transaction; on refusal print the problems and exit 1."""
+@policy_app.callback()
+def _options(
+    region: Annotated[
+        str, typer.Option(help="The region the change is made for: it affects only principals inside it.")
+    ] = CITY,
+) -> None:
+    from db.scoping import region_level
+
+    if region_level(region) is None:
+        raise typer.BadParameter("a region code: 35, 3575, 357504 or 3575041010", param_hint="--region")
+    _region["code"] = region
+
+
+def _run(change: Callable[[Any], Awaitable[Any]], mutation: str | None = None) -> Any:
+    """Run one change as ``rentan-cli`` in one transaction, asking first what the graph asks of ``mutation``;
+    on refusal print the problems and exit 1."""
     from api.auth import Principal
     from api.context import Context
-    from api.policies.authorizer import Authorizer
+    from api.policies.authorizer import Authorizer, Forbidden
+    from api.schema.guards import require_mutation
     from api.services.errors import Refused
     from db.session import create_engine
 
@@ -39,7 +55,7 @@ def _run(change: Callable[[Any], Awaitable[Any]]) -> Any:
         settings = get_settings()
         engine = create_engine(settings.database_url)
         ctx = Context(
-            principal=Principal(subject=ACTOR, role="pemkot-admin", agency="PEMKOT", scope=(CITY,)),
+            principal=Principal(subject=ACTOR, role="pemkot-admin", agency="PEMKOT", scope=(_region["code"],)),
             settings=settings,
             authorizer=Authorizer(),
             engine=engine,
@@ -48,6 +64,8 @@ def _run(change: Callable[[Any], Awaitable[Any]]) -> Any:
         )
         committed = False
         try:
+            if mutation is not None:
+                require_mutation(ctx, mutation)
             result = await change(ctx)
             await ctx.finish(commit=True)
             committed = True
@@ -62,6 +80,9 @@ def _run(change: Callable[[Any], Awaitable[Any]]) -> Any:
     except Refused as refused:
         for p in refused.problems:
             typer.echo(f"refused: {p.code}: {p.message}", err=True)
+        raise typer.Exit(code=1) from None
+    except Forbidden as forbidden:
+        typer.echo(f"refused: FORBIDDEN: {forbidden.message}", err=True)
         raise typer.Exit(code=1) from None
 
 
@@ -79,13 +100,16 @@ def _done(verb: str, row: Any) -> None:
 
 @policy_app.command("list")
 def list_overrides() -> None:
-    """The runtime changes in force over api/policies/policy.csv, one per line (tab-separated)."""
+    """The runtime changes in force over api/policies/policy.csv for --region (made for it, inside it or over it),
+    one per line, tab-separated: id, kind, region, role and permission (or subject), author, time, reason."""
     from api.policies import store
 
     rows = _run(store.active_rows)
     for r in rows:
         target = r.subject if r.kind == "suspend" else f"{r.role}\t{r.resource}:{r.action}"
-        typer.echo(f"{r.id}\t{r.kind}\t{target}\t{r.created_by}\t{r.created_at.isoformat()}\t{r.reason}")
+        typer.echo(
+            f"{r.id}\t{r.kind}\t{r.region_code}\t{target}\t{r.created_by}\t{r.created_at.isoformat()}\t{r.reason}"
+        )
     if not rows:
         typer.echo("no runtime overrides: the policy files rule alone", err=True)
 
@@ -100,7 +124,10 @@ def grant(
     from api.policies import store
 
     resource, action = _permission(permission)
-    _done("granted", _run(lambda ctx: store.grant(ctx, role=role, resource=resource, action=action, reason=reason)))
+    row = _run(
+        lambda ctx: store.grant(ctx, role=role, resource=resource, action=action, reason=reason), "grantPermission"
+    )
+    _done("granted", row)
 
 
 @policy_app.command()
@@ -113,7 +140,10 @@ def revoke(
     from api.policies import store
 
     resource, action = _permission(permission)
-    _done("revoked", _run(lambda ctx: store.revoke(ctx, role=role, resource=resource, action=action, reason=reason)))
+    row = _run(
+        lambda ctx: store.revoke(ctx, role=role, resource=resource, action=action, reason=reason), "revokePermission"
+    )
+    _done("revoked", row)
 
 
 @policy_app.command()
@@ -124,7 +154,7 @@ def suspend(
     """Refuse SUBJECT every permission, whatever its role, until reinstated."""
     from api.policies import store
 
-    _done("suspended", _run(lambda ctx: store.suspend(ctx, subject=subject, reason=reason)))
+    _done("suspended", _run(lambda ctx: store.suspend(ctx, subject=subject, reason=reason), "suspendSubject"))
 
 
 @policy_app.command()
@@ -135,4 +165,4 @@ def reinstate(
     """Lift SUBJECT's suspension."""
     from api.policies import store
 
-    _done("reinstated", _run(lambda ctx: store.reinstate(ctx, subject=subject, reason=reason)))
+    _done("reinstated", _run(lambda ctx: store.reinstate(ctx, subject=subject, reason=reason), "reinstateSubject"))

@@ -1,9 +1,10 @@
 """Runtime policy changes, kept in ``policy_overrides`` and applied by every server process.
 
 One service for both doors: the GraphQL mutations (api/schema/policy.py) and ``rentan policy`` (api/policies/cli.py)
-call these functions with a Context, so the permission check (``policy:administer``), the input rules, the audit
-event and the change signal are the same. Each change is written in the caller's transaction together with its
-audit event and, on PostgreSQL, a ``NOTIFY rentan_policy`` that PostgreSQL delivers to every listening process
+call these functions with a Context, so the input rules, the audit event and the change signal are the same (the
+permission, ``policy:administer``, is declared for the mutations in api/schema/access.py and both doors ask it).
+Each change is written in the caller's transaction together with its audit event and, on PostgreSQL, a
+``NOTIFY rentan_policy`` that PostgreSQL delivers to every listening process
 when (and only if) that transaction commits (api/policy_watch.py).
 
 Rules, so that an override always means one thing:
@@ -16,6 +17,10 @@ Rules, so that an override always means one thing:
   join what separation of duties keeps apart: enrollment:propose with enrollment:verify, bill:issue with bill:pay.
 - A suspension names a subject (a token's ``sub``), who then holds no permission at all; nobody suspends
   themselves. Reinstating lifts it.
+- Scope bounds policy administration as it bounds every write: an override belongs to the region of the
+  administrator who made it (whose token must name one region) and affects only principals inside it; the audit
+  event is filed under that region, so its auditors see it. An administrator sees and lifts only overrides of
+  its own region (or inside it); one made for a wider region is refused as ``WIDER_REGION``.
 """
 
 from __future__ import annotations
@@ -27,30 +32,23 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.ids import to_global_id
-from api.policies.authorizer import GRANT, REVOKE, SUSPEND, Authorizer, Override, Permission
+from api.policies.authorizer import GRANT, REVOKE, SUSPEND, Authorizer, Override
+from api.policies.permissions import POLICY_ADMINISTER, SEPARATED, Permission
 from api.services import validation
 from api.services.errors import Problem, Refused
 from db.base import utcnow
 from db.models import PolicyOverride
-from db.scoping import single_city
+from db.scoping import covers
 
 if TYPE_CHECKING:
     from api.context import Context
 
 CHANNEL = "rentan_policy"
-ADMINISTER = Permission("policy", "administer")
-# Pairs no role may hold both of (tests/access_matrix.md: "Separation of duties is deliberate").
-SEPARATED = {
-    Permission("enrollment", "propose"): Permission("enrollment", "verify"),
-    Permission("enrollment", "verify"): Permission("enrollment", "propose"),
-    Permission("bill", "issue"): Permission("bill", "pay"),
-    Permission("bill", "pay"): Permission("bill", "issue"),
-}
 
 
 def override_of(row: Any) -> Override:
     """An ORM row or a Core row of policy_overrides, as the authorizer takes it."""
-    return Override(row.kind, row.role or "", row.resource or "", row.action or "", row.subject or "")
+    return Override(row.kind, row.role or "", row.resource or "", row.action or "", row.subject or "", row.region_code)
 
 
 async def load_active(conn: AsyncConnection) -> list[Override]:
@@ -60,21 +58,29 @@ async def load_active(conn: AsyncConnection) -> list[Override]:
 
 
 async def active_rows(ctx: Context) -> list[PolicyOverride]:
+    """The active overrides the caller's scope shows: its region's, those inside it, and wider ones in force
+    there (db/scoping.py)."""
     stmt = select(PolicyOverride).where(PolicyOverride.lifted_at.is_(None)).order_by(PolicyOverride.id)
     return list(await ctx.db.scalars(stmt))
 
 
-async def _effective(ctx: Context) -> tuple[list[PolicyOverride], Authorizer, Authorizer]:
-    """(active rows, the policy they make now, the files alone), read in this transaction: never a process's
-    copy, which may be up to a second behind."""
+def _region(ctx: Context) -> str:
+    """The one region the administrator acts for: its token's scope."""
+    scope = ctx.principal.scope
+    if len(scope) != 1:
+        raise Refused(
+            Problem("OUT_OF_SCOPE", "Policy administration acts for one region: your token names several.", None)
+        )
+    return scope[0]
+
+
+async def _effective(ctx: Context, region: str) -> tuple[list[PolicyOverride], Authorizer]:
+    """(active rows, the policy in force for the region's principals), read in this transaction: never a
+    process's copy, which may be up to a second behind."""
     rows = await active_rows(ctx)
     now = Authorizer()
     now.apply(override_of(r) for r in rows)
-    return rows, now, Authorizer()
-
-
-def _region(ctx: Context) -> str:
-    return single_city(ctx.principal.scope) or ctx.principal.scope[0]
+    return rows, now
 
 
 async def _signal(ctx: Context) -> None:
@@ -94,8 +100,21 @@ async def _lift(ctx: Context, rows: Sequence[PolicyOverride], reason: str) -> No
 async def _record(ctx: Context, action: str, row: PolicyOverride, detail: str) -> PolicyOverride:
     await ctx.db.flush()
     await _signal(ctx)
-    ctx.audit(action, target_id=to_global_id("PolicyOverride", row.id), region_code=_region(ctx), detail=detail)
+    # Filed under the region the override affects: that region's auditors (and the province's) see it.
+    ctx.audit(action, target_id=to_global_id("PolicyOverride", row.id), region_code=row.region_code, detail=detail)
     return row
+
+
+def _wider(rows: list[PolicyOverride], region: str) -> list[PolicyOverride]:
+    """Rows made for a region wider than the administrator's: in force there, not theirs to lift."""
+    return [r for r in rows if r.region_code != region and covers((r.region_code,), region)]
+
+
+def _wider_refusal(rows: list[PolicyOverride], what: str, field: str) -> Refused:
+    regions = ", ".join(sorted({r.region_code for r in rows}))
+    return Refused(
+        Problem("WIDER_REGION", f"{field}: {what} for a wider region ({regions}); its administrators change it.", field)
+    )
 
 
 def _permission_problems(authorizer: Authorizer, role: str, resource: str, action: str) -> list[Problem]:
@@ -110,7 +129,7 @@ def _permission_problems(authorizer: Authorizer, role: str, resource: str, actio
     elif Permission(resource, action) not in known:
         actions = sorted(p.action for p in known if p.resource == resource)
         problems.append(Problem("INVALID_ACTION", f"action: {resource} has {', '.join(actions)}.", "action"))
-    elif Permission(resource, action) == ADMINISTER:
+    elif Permission(resource, action) == POLICY_ADMINISTER:
         problems.append(
             Problem(
                 "RESERVED_PERMISSION",
@@ -123,26 +142,32 @@ def _permission_problems(authorizer: Authorizer, role: str, resource: str, actio
 
 async def _prepare(
     ctx: Context, role: str, resource: str, action: str, reason: str
-) -> tuple[list[PolicyOverride], Authorizer, Authorizer]:
-    ctx.require(ADMINISTER.resource, ADMINISTER.action)
+) -> tuple[str, list[PolicyOverride], Authorizer, Authorizer]:
     problems = validation.text(reason, "reason", max_length=500)
     problems += _permission_problems(Authorizer(), role, resource, action)
     if problems:
         raise Refused(*problems)
-    return await _effective(ctx)
+    region = _region(ctx)
+    rows, now = await _effective(ctx, region)
+    return region, rows, now, Authorizer()
 
 
-def _matching(rows: list[PolicyOverride], kind: str, role: str, resource: str, action: str) -> list[PolicyOverride]:
-    return [r for r in rows if (r.kind, r.role, r.resource, r.action) == (kind, role, resource, action)]
+def _matching(
+    rows: list[PolicyOverride], kind: str, role: str, resource: str, action: str, region: str
+) -> tuple[list[PolicyOverride], list[PolicyOverride]]:
+    """(the region's own rows of this change, the wider regions' rows of it in force there)."""
+    same = [r for r in rows if (r.kind, r.role, r.resource, r.action) == (kind, role, resource, action)]
+    return [r for r in same if r.region_code == region], _wider(same, region)
 
 
 async def grant(ctx: Context, *, role: str, resource: str, action: str, reason: str) -> PolicyOverride:
-    rows, now, files = await _prepare(ctx, role, resource, action, reason)
+    region, rows, now, files = await _prepare(ctx, role, resource, action, reason)
+    scope = (region,)
     permission = Permission(resource, action)
-    if now.allows(role, resource, action):
+    if now.allows(role, resource, action, scope=scope):
         raise Refused(Problem("ALREADY_ALLOWED", f"action: {role} may already perform {permission}.", "action"))
     partner = SEPARATED.get(permission)
-    if partner is not None and now.allows(role, partner.resource, partner.action):
+    if partner is not None and now.allows(role, partner.resource, partner.action, scope=scope):
         raise Refused(
             Problem(
                 "SEPARATION_OF_DUTIES",
@@ -150,12 +175,16 @@ async def grant(ctx: Context, *, role: str, resource: str, action: str, reason: 
                 "action",
             )
         )
-    revokes = _matching(rows, REVOKE, role, resource, action)
+    revokes, wider = _matching(rows, REVOKE, role, resource, action, region)
+    if wider:
+        raise _wider_refusal(wider, f"{permission} is revoked from {role}", "action")
     await _lift(ctx, revokes, reason)
     if files.allows(role, resource, action):  # the files allow it: lifting the revoke is the whole change
         target, how = revokes[0], "revoke lifted"
     else:
-        target = PolicyOverride(kind=GRANT, role=role, resource=resource, action=action, reason=reason.strip())
+        target = PolicyOverride(
+            kind=GRANT, role=role, resource=resource, action=action, reason=reason.strip(), region_code=region
+        )
         target.created_by = ctx.principal.subject
         ctx.db.add(target)
         how = "granted"
@@ -163,16 +192,19 @@ async def grant(ctx: Context, *, role: str, resource: str, action: str, reason: 
 
 
 async def revoke(ctx: Context, *, role: str, resource: str, action: str, reason: str) -> PolicyOverride:
-    rows, now, files = await _prepare(ctx, role, resource, action, reason)
+    region, rows, now, files = await _prepare(ctx, role, resource, action, reason)
     permission = Permission(resource, action)
-    if not now.allows(role, resource, action):
+    if not now.allows(role, resource, action, scope=(region,)):
         raise Refused(Problem("NOT_ALLOWED", f"action: {role} may not perform {permission} now.", "action"))
-    grants = _matching(rows, GRANT, role, resource, action)
+    # A grant of a wider region is not lifted here: the revoke below overrides it inside this region.
+    grants, _wider_grants = _matching(rows, GRANT, role, resource, action, region)
     await _lift(ctx, grants, reason)
-    if not files.allows(role, resource, action):  # only a grant allowed it: lifting it is the whole change
+    if not files.allows(role, resource, action) and grants:  # only a grant allowed it: lifting it is the change
         target, how = grants[0], "grant lifted"
     else:
-        target = PolicyOverride(kind=REVOKE, role=role, resource=resource, action=action, reason=reason.strip())
+        target = PolicyOverride(
+            kind=REVOKE, role=role, resource=resource, action=action, reason=reason.strip(), region_code=region
+        )
         target.created_by = ctx.principal.subject
         ctx.db.add(target)
         how = "revoked"
@@ -186,27 +218,37 @@ def _subject_problems(subject: str, reason: str) -> list[Problem]:
     return problems + validation.text(reason, "reason", max_length=500)
 
 
+async def _suspensions(ctx: Context, subject: str) -> list[PolicyOverride]:
+    return [r for r in await active_rows(ctx) if r.kind == SUSPEND and r.subject == subject]
+
+
 async def suspend(ctx: Context, *, subject: str, reason: str) -> PolicyOverride:
-    ctx.require(ADMINISTER.resource, ADMINISTER.action)
     problems = _subject_problems(subject, reason)
     if not problems and subject == ctx.principal.subject:
         problems.append(Problem("SELF_SUSPENSION", "subject: you cannot suspend yourself.", "subject"))
     if problems:
         raise Refused(*problems)
-    if [r for r in await active_rows(ctx) if r.kind == SUSPEND and r.subject == subject]:
+    region = _region(ctx)
+    if [r for r in await _suspensions(ctx, subject) if covers((r.region_code,), region)]:
         raise Refused(Problem("ALREADY_SUSPENDED", f"subject: {subject} is suspended already.", "subject"))
-    row = PolicyOverride(kind=SUSPEND, subject=subject, reason=reason.strip(), created_by=ctx.principal.subject)
+    row = PolicyOverride(
+        kind=SUSPEND, subject=subject, reason=reason.strip(), created_by=ctx.principal.subject, region_code=region
+    )
     ctx.db.add(row)
     return await _record(ctx, "policy:suspend", row, f"subject={subject}")
 
 
 async def reinstate(ctx: Context, *, subject: str, reason: str) -> PolicyOverride:
-    ctx.require(ADMINISTER.resource, ADMINISTER.action)
     problems = _subject_problems(subject, reason)
     if problems:
         raise Refused(*problems)
-    rows = [r for r in await active_rows(ctx) if r.kind == SUSPEND and r.subject == subject]
+    region = _region(ctx)
+    suspensions = await _suspensions(ctx, subject)
+    rows = [r for r in suspensions if covers((region,), r.region_code)]  # the region's own, and those inside it
     if not rows:
+        wider = _wider(suspensions, region)
+        if wider:
+            raise _wider_refusal(wider, f"{subject} is suspended", "subject")
         raise Refused(Problem("NOT_SUSPENDED", f"subject: {subject} is not suspended.", "subject"))
     await _lift(ctx, rows, reason)
     return await _record(ctx, "policy:reinstate", rows[0], f"subject={subject}")

@@ -22,6 +22,7 @@ from api.schema.extensions import (
     RequestTransaction,
     StatementCount,
 )
+from api.schema.guards import Guards, MutationsAllowed, install
 from api.schema.mutation import Mutation
 from api.schema.query import Query
 from api.settings import Settings
@@ -35,6 +36,8 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 class RentanSchema(strawberry.Schema):
+    guards: Guards
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Strawberry calls this with the errors as raised, before MaskErrors rewrites them. Instead of its
         default (the message and traceback of every error, client mistakes included, on the root logger), an
@@ -59,7 +62,7 @@ class RentanSchema(strawberry.Schema):
                 record.error_codes.append(code)
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings) -> RentanSchema:
     cost = CostLimits(
         max_cost=settings.max_query_cost,
         default_page_size=settings.default_page_size,
@@ -73,9 +76,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         max_depth_rule(settings.max_query_depth, None),
         max_aliases_rule(settings.max_aliases),
     ]
+    guards = Guards()
     extensions: list[object] = [
         RequestTransaction,
         OperationRecord,
+        # After RequestTransaction: a document refused here still ends its (empty) transaction.
+        lambda: MutationsAllowed(guards),
         lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
     ]
@@ -92,7 +98,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # Last: DocumentCache reads the rules and parse options the extensions above set in on_operation; the cost
     # limit estimates a document DocumentCache has validated.
     extensions.extend([DocumentCache, lambda: QueryCostLimiter(cost)])
-    return RentanSchema(
+    schema = RentanSchema(
         query=Query,
         mutation=Mutation,
         types=[
@@ -108,3 +114,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(disable_field_suggestions=settings.is_production),
     )
+    # What each part of the graph needs (api/schema/access.py) becomes the check; nothing undeclared is served.
+    install(schema._schema, guards)
+    schema.guards = guards
+    return schema

@@ -14,6 +14,7 @@ from strawberry.types.graphql import OperationType
 
 from api.context import Context
 from api.logging import current_request, internal_error_extensions
+from api.schema.access import INTROSPECTION
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -21,16 +22,21 @@ V = TypeVar("V")
 
 class RequestTransaction(SchemaExtension):
     """A mutation request writes (on SQLite: takes the write lock at BEGIN); every request ends its
-    transaction here, after the last resolver, and writes the audit events of full-NIK reads."""
+    transaction here, after the last resolver, and writes the audit events of full-NIK reads.
+
+    A request whose answer has no data (``data: null``: an error reached the root, e.g. the second mutation of a
+    document failed unexpectedly) commits nothing, not even what earlier mutations of the document did: an
+    answer that shows no outcome never hides a change."""
 
     async def on_execute(self) -> AsyncIterator[None]:
-        ctx = self.execution_context.context
+        ec = self.execution_context
+        ctx = ec.context
         assert isinstance(ctx, Context)
-        ctx.writable = self.execution_context.operation_type == OperationType.MUTATION
+        ctx.writable = ec.operation_type == OperationType.MUTATION
         committed = False
         try:
             yield
-            committed = True
+            committed = ec.result is None or ec.result.data is not None
         finally:
             await ctx.finish(commit=committed)
 
@@ -91,7 +97,7 @@ class IntrospectionRefused(ValidationRule):
                 GraphQLError(
                     f"Introspection ({node.name.value}) is not available to your role.",
                     node,
-                    extensions={"code": "FORBIDDEN", "permission": "schema:introspect"},
+                    extensions={"code": "FORBIDDEN", "permission": str(INTROSPECTION.any_of[0])},
                 )
             )
             return self.SKIP
@@ -107,7 +113,7 @@ class IntrospectionByRole(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         ctx = self.execution_context.context
-        if not (isinstance(ctx, Context) and ctx.can("schema", "introspect")):
+        if not (isinstance(ctx, Context) and any(ctx.can(p) for p in INTROSPECTION.any_of)):
             ec = self.execution_context
             ec.validation_rules = (*ec.validation_rules, IntrospectionRefused)
         yield

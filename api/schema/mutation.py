@@ -108,7 +108,6 @@ class Mutation(PolicyMutation):
         f"outcomes come back in input order; at most {MAX_BATCH} items per request."
     )
     async def register_workers(self, info: Info, input: list[RegisterWorkerInput]) -> RegisterWorkersPayload:
-        info.context.require("worker", "create")
         if len(input) > MAX_BATCH:
             problem = Problem("BATCH_TOO_LARGE", f"input: at most {MAX_BATCH} items per request.", "input")
             return RegisterWorkersPayload(outcomes=[WorkerPayload(worker=None, errors=errors([problem]))] * len(input))
@@ -171,7 +170,6 @@ class Mutation(PolicyMutation):
 
     @strawberry.mutation(description="BPJSTK records its checks, many at once; each item succeeds or fails alone.")
     async def verify_enrollments(self, info: Info, input: list[VerificationResultInput]) -> VerifyEnrollmentsPayload:
-        enrollments.require_verify(info.context)
         if len(input) > MAX_BATCH:
             problem = Problem("BATCH_TOO_LARGE", f"input: at most {MAX_BATCH} items per request.", "input")
             return VerifyEnrollmentsPayload(

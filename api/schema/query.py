@@ -7,11 +7,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from sqlalchemy import select
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from api.ids import parse_global_id
+from api.limits import answer_too_many_requests
 from api.schema import types as t
+from api.schema.access import FIELDS, Needs
 from api.schema.enums import Agency
 from api.schema.inputs import EnrollmentFilter, WorkerFilter
 from api.schema.pagination import Connection, PageArgs, empty_connection, paginate
@@ -23,7 +26,7 @@ from api.schema.summary import (
     active,
     proposed,
 )
-from api.services import audit, enrollments, funding, summary, workers
+from api.services import audit, enrollments, funding, nik_lookups, summary, workers
 from db import models
 from db.models import EnrollmentStatus
 
@@ -101,14 +104,11 @@ class Query(PolicyQuery):
             return None
         type_name, pk = parsed
         if type_name == "AuditEvent":
-            stmt = audit.events_query(info.context)
-            rows = await info.context.db.scalars(stmt.where(models.AuditEvent.id == pk)) if stmt is not None else []
+            rows = await info.context.db.scalars(audit.events_query().where(models.AuditEvent.id == pk))
             return t.AuditEvent.of(rows[0]) if rows else None
         if type_name not in NODE_LOADERS:
             return None
         loader_name, wrap = NODE_LOADERS[type_name]
-        if type_name in ("FundingSource", "ContributionBill") and not info.context.can("funding", "read"):
-            return None
         row = await getattr(info.context.loaders, loader_name).load(pk)
         return wrap(row) if row is not None else None
 
@@ -121,7 +121,7 @@ class Query(PolicyQuery):
             agency=Agency(p.agency),
             roles=[p.role],
             scope=list(p.scope),
-            permissions=[str(perm) for perm in ctx.authorizer.permissions_of(p.role, p.subject)],
+            permissions=[str(perm) for perm in ctx.authorizer.permissions_of(p.role, p.subject, p.scope)],
         )
 
     @strawberry.field
@@ -147,7 +147,26 @@ class Query(PolicyQuery):
 
     @strawberry.field(description="A worker by full NIK; null when absent or outside your scope.")
     async def worker_by_nik(self, info: Info, nik: str) -> t.Worker | None:
-        row = await workers.by_nik(info.context, nik)
+        ctx = info.context
+        # A caller who may not read a full NIK (the declaration of Worker.nik) would confirm a guessed one here:
+        # its lookups are audited and its misses limited (api/services/nik_lookups.py).
+        full_nik = FIELDS["Worker.nik"]
+        assert isinstance(full_nik, Needs)
+        masked = not any(ctx.can(p) for p in full_nik.any_of)
+        try:
+            row = await workers.by_nik(ctx, nik, masked=masked)
+        except nik_lookups.MissesExhausted as exc:
+            answer_too_many_requests(exc.retry_after)  # the whole response: HTTP 429 with Retry-After
+            raise GraphQLError(
+                f"Too many workerByNik lookups that found no one: at most {exc.per_hour} an hour; "
+                f"retry after {exc.retry_after} s.",
+                extensions={
+                    "code": "RATE_LIMITED",
+                    "field": "workerByNik",
+                    "retryAfter": exc.retry_after,
+                    "missesPerHour": exc.per_hour,
+                },
+            ) from None
         return t.Worker.of(row) if row is not None else None
 
     @strawberry.field
@@ -177,8 +196,8 @@ class Query(PolicyQuery):
 
     @strawberry.field
     async def funding_sources(self, info: Info, fiscal_year: int | None = None) -> list[t.FundingSource]:
-        stmt = funding.sources_query(info.context, fiscal_year)
-        return [t.FundingSource.of(r) for r in await info.context.db.scalars(stmt)] if stmt is not None else []
+        stmt = funding.sources_query(fiscal_year)
+        return [t.FundingSource.of(r) for r in await info.context.db.scalars(stmt)]
 
     @strawberry.field
     async def contribution_bills(
@@ -190,12 +209,9 @@ class Query(PolicyQuery):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[t.ContributionBill]:
-        stmt = funding.bills_query(info.context, fiscal_year)
-        if stmt is None:
-            return empty_connection()
         return await paginate(
             info.context,
-            stmt,
+            funding.bills_query(fiscal_year),
             models.ContributionBill.id,
             "ContributionBill",
             PageArgs(first, after, last, before),
@@ -213,7 +229,7 @@ class Query(PolicyQuery):
             by_kelurahan="byKelurahan" in wanted,
             by_occupation="byOccupation" in wanted,
         )
-        sources = funding.sources_query(info.context, fiscal_year) if wanted & {"funding", "realisation"} else None
+        sources = funding.sources_query(fiscal_year) if wanted & {"funding", "realisation"} else None
         funding_rows = await info.context.db.scalars(sources) if sources is not None else None
         return ProgrammeSummary(
             workers=s.total.workers,
@@ -246,12 +262,9 @@ class Query(PolicyQuery):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[t.AuditEvent]:
-        stmt = audit.events_query(info.context)
-        if stmt is None:
-            return empty_connection()
         return await paginate(
             info.context,
-            stmt,
+            audit.events_query(),
             models.AuditEvent.id,
             "AuditEvent",
             PageArgs(first, after, last, before),

@@ -11,7 +11,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
-from graphql import GraphQLError
 
 from api.context import Context
 from api.ids import to_global_id
@@ -31,7 +30,6 @@ from api.schema.pagination import Connection, PageArgs
 from api.schema.realisation import Realisation
 from api.schema.scalars import Rupiah
 from api.services import funding as funding_service
-from api.services.nik import mask_nik
 from db import models
 
 if TYPE_CHECKING:
@@ -124,7 +122,6 @@ class Kelurahan(Node):
 class Worker(Node):
     row: strawberry.Private[models.Worker]
     full_name: str
-    birth_date: date
     sex: Sex
     occupation: Occupation
     monthly_income: Rupiah = strawberry.field(
@@ -138,32 +135,41 @@ class Worker(Node):
             id=strawberry.ID(to_global_id("Worker", row.id)),
             row=row,
             full_name=row.full_name,
-            birth_date=row.birth_date,
             sex=row.sex,
             occupation=row.occupation,
             monthly_income=row.monthly_income,
             registered_at=row.registered_at,
         )
 
+    # Who may read what of a worker is declared in api/schema/access.py: these resolvers run only for callers
+    # the declaration lets through (the others get the NIK masked and the rest null).
     @strawberry.field(description="16-digit NIK; masked (first 6 and last 4 digits shown) without worker.nik:read.")
     def nik(self, info: Info) -> str:
-        ctx = info.context
-        if ctx.can("worker.nik", "read"):
-            ctx.note_nik_read(self.row.id, self.row.kelurahan_code)
-            return self.row.nik
-        return mask_nik(self.row.nik)
+        info.context.note_nik_read(self.row.id, self.row.kelurahan_code)
+        return self.row.nik
+
+    @strawberry.field(
+        description="Null for viewers without worker.nik:read: with sex and the masked NIK, the birth date gives "
+        "the full NIK back."
+    )
+    def birth_date(self) -> date | None:
+        return self.row.birth_date
+
+    @strawberry.field(description="The year of birth, for everyone who sees the worker (age groups, eligibility).")
+    def birth_year(self) -> int:
+        return self.row.birth_date.year
 
     @strawberry.field(description="Null for viewers without worker.contact:read.")
-    def phone(self, info: Info) -> str | None:
-        return self.row.phone if info.context.can("worker.contact", "read") else None
+    def phone(self) -> str | None:
+        return self.row.phone
 
     @strawberry.field(description="Null for viewers without worker.contact:read.")
-    def address(self, info: Info) -> str | None:
-        return self.row.address if info.context.can("worker.contact", "read") else None
+    def address(self) -> str | None:
+        return self.row.address
 
     @strawberry.field(description="Family card (KK) number; null for viewers without worker.contact:read.")
-    def family_card_number(self, info: Info) -> str | None:
-        return self.row.family_card_number if info.context.can("worker.contact", "read") else None
+    def family_card_number(self) -> str | None:
+        return self.row.family_card_number
 
     # kelurahan, enrollments and currentEnrollment answer at once when the page prefetched them (list_workers),
     # else through their loaders: see now_or_later.
@@ -275,14 +281,6 @@ class Enrollment(Node):
         return [VerificationCheck(kind=c.kind, passed=c.passed, note=c.note) for c in rows]
 
 
-def _require_funding_read(info: Info, field: str) -> None:
-    # Figures of the budget are funding:read. The source itself (code, name, period) is visible with any
-    # enrollment it funds, but its money is not: asking for it without the permission is an error.
-    if not info.context.can("funding", "read"):
-        raise GraphQLError(
-            f"FundingSource.{field} requires funding:read.",
-            extensions={"code": "FORBIDDEN", "permission": "funding:read"},
-        )
 
 
 @strawberry.type(description="A move between kelurahan of the city, recorded by the office the resident left.")
@@ -329,22 +327,18 @@ class FundingSource(Node):
 
     @strawberry.field
     def allocated(self, info: Info) -> Rupiah:
-        _require_funding_read(info, "allocated")
         return Rupiah(self.row.allocated)
 
     @strawberry.field(description="Sum of contribution bills issued against this source.")
     async def billed(self, info: Info) -> Rupiah:
-        _require_funding_read(info, "billed")
         return Rupiah((await info.context.loaders.funding_figures.load(self.row.id)).billed)
 
     @strawberry.field(description="Sum of the payments recorded on its bills.")
     async def paid(self, info: Info) -> Rupiah:
-        _require_funding_read(info, "paid")
         return Rupiah((await info.context.loaders.funding_figures.load(self.row.id)).paid)
 
     @strawberry.field(description="Allocated minus billed: what is still free to commit.")
     async def remaining(self, info: Info) -> Rupiah:
-        _require_funding_read(info, "remaining")
         figures = await info.context.loaders.funding_figures.load(self.row.id)
         return Rupiah(funding_service.remaining(self.row.allocated, figures.billed))
 
@@ -353,12 +347,10 @@ class FundingSource(Node):
         "exactly 2 bills unpaid and past due today, else 0 (members within your scope)."
     )
     async def members_at_risk(self, info: Info) -> int:
-        _require_funding_read(info, "membersAtRisk")
         return await funding_service.members_at_risk(info.context, self.row.id, info.context.today)
 
     @strawberry.field(description="Month by month billed, paid and projected, through the coverage end.")
     async def realisation(self, info: Info) -> Realisation:
-        _require_funding_read(info, "realisation")
         return Realisation.of(await info.context.loaders.realisation.load(self.row.id))
 
     @strawberry.field(description="The monthly income the source funds each member at (sets the JKK bracket).")

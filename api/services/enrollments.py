@@ -98,7 +98,6 @@ def next_month_start(day: date) -> date:
 
 
 async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes: list[str], today: date) -> Enrollment:
-    ctx.require("enrollment", "propose")
     worker = await visible_worker(ctx, require_id(worker_gid, "Worker", "workerId"), "workerId")
     if not programmes or not set(programmes) <= FUNDED_PROGRAMMES:
         raise Refused(
@@ -183,11 +182,6 @@ def _duplicate_proposal() -> Refused:
     )
 
 
-def require_verify(ctx: Context) -> None:
-    """BPJSTK's permission, asked once for a whole batch before its items are looked at."""
-    ctx.require("enrollment", "verify")
-
-
 async def verify(
     ctx: Context,
     *,
@@ -200,7 +194,6 @@ async def verify(
     today: date,
 ) -> Enrollment:
     """Record BPJSTK's outcome for one proposal. Resubmitting the same outcome changes nothing."""
-    require_verify(ctx)
     enrollment = await visible_enrollment(ctx, require_id(enrollment_gid, "Enrollment", "enrollmentId"), "enrollmentId")
     target = S.ACTIVE if approved else S.REJECTED
     if (
@@ -287,7 +280,6 @@ async def verify(
 
 
 async def terminate(ctx: Context, *, enrollment_gid: str, reason: TerminationReason, effective: date) -> Enrollment:
-    ctx.require("enrollment", "terminate")
     enrollment = await visible_enrollment(ctx, require_id(enrollment_gid, "Enrollment", "enrollmentId"), "enrollmentId")
     if (
         enrollment.status == S.TERMINATED
@@ -376,11 +368,7 @@ async def lapse(ctx: Context, as_of: date) -> list[Enrollment]:
     """BPJSTK marks lapsed the ACTIVE members of every source with ``UNPAID_MONTHS_TO_LAPSE`` (3) or more bills
     unpaid and past due on ``as_of``; each gets an ``enrollment:lapse`` audit event. Running it again changes
     nothing (only ACTIVE members move). Members the caller's scope does not show are not touched.
-
-    Permission: lapsing is BPJSTK's act, and the agreed matrix has no cell of its own for it; ``enrollment:verify``
-    is BPJSTK's alone (``enrollment:terminate`` would also let Pemkot lapse), so lapse asks for it.
     """
-    require_verify(ctx)
     return await _move_members(
         ctx,
         sources=funding.overdue_sources(as_of),

@@ -14,7 +14,7 @@ from api.services import validation
 from api.services.errors import Problem, Refused, not_found
 from db.models import BillStatus, ContributionBill, Enrollment, EnrollmentStatus, FundingSource
 from db.reference import public_holidays
-from db.scoping import RowScope, covers, single_city
+from db.scoping import FOR_WRITE, RowScope, region_level
 
 _SOURCE_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,39}")
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
@@ -106,27 +106,26 @@ async def source_commitment(ctx: Context, source: FundingSource) -> tuple[int, i
     return int(count), int(monthly)
 
 
-def sources_query(ctx: Context, fiscal_year: int | None) -> Select[FundingSource] | None:
-    if not ctx.can("funding", "read"):
-        return None
+def sources_query(fiscal_year: int | None) -> Select[FundingSource]:
     stmt = select(FundingSource).order_by(FundingSource.fiscal_year, FundingSource.code)
     return stmt.where(FundingSource.fiscal_year == fiscal_year) if fiscal_year is not None else stmt
 
 
-def bills_query(ctx: Context, fiscal_year: int | None) -> Select[ContributionBill] | None:
-    if not ctx.can("funding", "read"):
-        return None
+def bills_query(fiscal_year: int | None) -> Select[ContributionBill]:
     stmt = select(ContributionBill)
     if fiscal_year is not None:
         stmt = stmt.where(ContributionBill.period.startswith(f"{fiscal_year:04d}-"))
     return stmt
 
 
-async def source_by_code(ctx: Context, code: str, field: str) -> FundingSource:
+async def source_by_code(ctx: Context, code: str, field: str, *, to_change: bool = False) -> FundingSource:
+    """The source of that code the caller sees; ``to_change``: only one its scope covers (a kelurahan reads its
+    city's source but may not bill or revise it), else not found, worded as for a code never allocated."""
     if not _SOURCE_CODE.fullmatch(code):
         # Checked before the lookup: a NUL or a megabyte of text must not reach the database driver.
         raise Refused(Problem("INVALID_CODE", f"{field}: 2-40 capitals, digits and dashes, e.g. DBHCHT-2025.", field))
-    rows = await ctx.db.scalars(select(FundingSource).where(FundingSource.code == code))
+    stmt = select(FundingSource).where(FundingSource.code == code)
+    rows = await ctx.db.scalars(stmt.execution_options(**FOR_WRITE) if to_change else stmt)
     if not rows:
         raise Refused(Problem("NOT_FOUND", f"{field}: no funding source {code!r} is visible to you.", field))
     source: FundingSource = rows[0]
@@ -134,10 +133,15 @@ async def source_by_code(ctx: Context, code: str, field: str) -> FundingSource:
 
 
 def _city_of(ctx: Context) -> str:
-    city = single_city(ctx.principal.scope)
-    if city is None:
-        raise Refused(Problem("OUT_OF_SCOPE", "Funding is allocated by one city: your scope names none.", None))
-    return city
+    """The city whose budget the caller holds: its scope must be that whole city (a kecamatan or kelurahan scope
+    reads the city's sources but does not allocate them). Asked before any lookup, so the answer is the same
+    whichever code is named."""
+    scope = ctx.principal.scope
+    if len(scope) != 1 or region_level(scope[0]) != "city":
+        raise Refused(
+            Problem("OUT_OF_SCOPE", "Funding is allocated for a whole city: your scope is not one city.", None)
+        )
+    return scope[0]
 
 
 async def allocate(
@@ -152,7 +156,6 @@ async def allocate(
     coverage_end: date | None,
 ) -> FundingSource:
     """Create a funding source, or revise one (e.g. an APBD amendment); never below what is already billed."""
-    ctx.require("funding", "allocate")
     problems: list[Problem] = []
     if not _SOURCE_CODE.fullmatch(code):
         problems.append(Problem("INVALID_CODE", "code: 2-40 capitals, digits and dashes, e.g. DBHCHT-2025.", "code"))
@@ -179,7 +182,9 @@ async def allocate(
     if problems:
         raise Refused(*problems)
     city = _city_of(ctx)
-    rows = await ctx.db.scalars(select(FundingSource).where(FundingSource.code == code))
+    rows = await ctx.db.scalars(
+        select(FundingSource).where(FundingSource.code == code).execution_options(**FOR_WRITE)
+    )
     source = rows[0] if rows else None
     if source is None:
         source = FundingSource(code=code, region_code=city)
@@ -196,10 +201,11 @@ async def allocate(
     source.legal_basis, source.coverage_start, source.coverage_end = legal_basis, coverage_start, coverage_end
     try:
         await ctx.db.flush()
-    except IntegrityError as exc:  # a concurrent request created the same code first: nothing written here
-        raise Refused(
-            Problem("CONFLICT", f"code: {code} was created by another request at this moment; look again.", "code")
-        ) from exc
+    except IntegrityError as exc:
+        # Codes are one namespace for the province: the code is another region's, or a concurrent request created
+        # it a moment ago. Either way nothing is written, and nothing of the other source is told.
+        taken = Problem("CONFLICT", f"code: {code} is taken; look again, or choose another code.", "code")
+        raise Refused(taken) from exc
     ctx.audit(
         "funding:allocate",
         target_id=to_global_id("FundingSource", source.id),
@@ -248,21 +254,12 @@ def covered_in(start: date, end: date) -> tuple[ColumnElement[bool], ...]:
 
 async def issue_bill(ctx: Context, *, source_code: str, period: str) -> ContributionBill:
     """Bill one month of a source: the members active in that month, at their contributions."""
-    ctx.require("bill", "issue")
     bounds = _period_bounds(period)
     if bounds is None:
         raise Refused(Problem("INVALID_PERIOD", "period: a month as YYYY-MM, e.g. 2025-04.", "period"))
     start, end = bounds
-    source = await source_by_code(ctx, source_code, "fundingSourceCode")
-    if not covers(ctx.principal.scope, source.region_code):
-        # A bill counts every member of the source: only an issuer who sees the whole city may issue it.
-        raise Refused(
-            Problem(
-                "OUT_OF_SCOPE",
-                "fundingSourceCode: the source's members lie partly outside your scope.",
-                "fundingSourceCode",
-            )
-        )
+    # A bill counts every member of the source: only an issuer whose scope covers the source's region may issue it.
+    source = await source_by_code(ctx, source_code, "fundingSourceCode", to_change=True)
     if source.coverage_start and source.coverage_end and not (source.coverage_start <= start <= source.coverage_end):
         raise Refused(Problem("OUTSIDE_COVERAGE", "period: outside the source's coverage period.", "period"))
     existing = await ctx.db.scalars(
@@ -305,10 +302,15 @@ async def issue_bill(ctx: Context, *, source_code: str, period: str) -> Contribu
 
 
 async def pay_bill(ctx: Context, *, bill_gid: str, paid_at: datetime, amount: int) -> ContributionBill:
-    ctx.require("bill", "pay")
-    bill = await ctx.loaders.bill_by_id.load(require_id(bill_gid, "ContributionBill", "billId"))
-    if bill is None:
+    # Found as a row to change: a city's bill is not there for a scope inside the city (db/scoping.py).
+    bills = await ctx.db.scalars(
+        select(ContributionBill)
+        .where(ContributionBill.id == require_id(bill_gid, "ContributionBill", "billId"))
+        .execution_options(**FOR_WRITE)
+    )
+    if not bills:
         raise Refused(not_found("billId", "contribution bill"))
+    bill: ContributionBill = bills[0]
     if paid_at.tzinfo is None:
         raise Refused(Problem("INVALID_DATE", "paidAt: give a time zone, e.g. 2025-05-10T09:00:00+07:00.", "paidAt"))
     if paid_at > ctx.now + timedelta(minutes=5):

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from api.context import Context
 from api.ids import require_id, to_global_id
-from api.services import validation
+from api.services import nik_lookups, validation
 from api.services.errors import Problem, Refused, not_found
 from api.services.nik import nik_problems, nik_warnings
 from db.base import utcnow
@@ -71,11 +71,45 @@ async def visible_worker(ctx: Context, worker_id: int, field: str = "id") -> Wor
     return worker
 
 
-async def by_nik(ctx: Context, nik: str) -> Worker | None:
-    if nik_problems(nik):
+async def by_nik(ctx: Context, nik: str, *, masked: bool) -> Worker | None:
+    """The worker holding this full NIK within the caller's scope, else None.
+
+    ``masked``: the caller sees NIKs masked (the resolver decides, from what reading a full NIK needs). For it a
+    lookup is the way to confirm a guessed NIK, so each one is audited (``worker.nik:lookup``: the worker found,
+    or none; ``hit``, ``miss``, ``malformed`` or ``refused``, never the NIK) and its misses are limited
+    (api/services/nik_lookups.py): past the limit, MissesExhausted is raised before anything is looked up."""
+    if not masked:
+        return None if nik_problems(nik) else await _holder_of(ctx, nik)
+    if nik_problems(nik):  # the rules of a NIK are public: a malformed one tells nothing, and costs nothing
+        _audit_lookup(ctx, None, "malformed")
         return None
+    limit = nik_lookups.miss_limit(ctx)
+    if limit is not None:
+        try:
+            await limit.reserve(ctx.principal.subject)
+        except nik_lookups.MissesExhausted:
+            _audit_lookup(ctx, None, "refused")
+            raise
+    worker = await _holder_of(ctx, nik)
+    if worker is not None and limit is not None:
+        await limit.give_back(ctx.principal.subject)
+    _audit_lookup(ctx, worker, "hit" if worker is not None else "miss")
+    return worker
+
+
+async def _holder_of(ctx: Context, nik: str) -> Worker | None:
     rows = await ctx.db.scalars(select(Worker).where(Worker.nik == nik))
     return rows[0] if rows else None
+
+
+def _audit_lookup(ctx: Context, worker: Worker | None, outcome: str) -> None:
+    """In the found worker's kelurahan; without one, in the caller's own (first) region."""
+    ctx.audit(
+        nik_lookups.LOOKUP,
+        target_id=to_global_id("Worker", worker.id) if worker is not None else None,
+        region_code=worker.kelurahan_code if worker is not None else ctx.principal.scope[0],
+        detail=outcome,
+    )
 
 
 async def _visible_kelurahan(ctx: Context, code: str, field: str) -> Kelurahan:
@@ -116,7 +150,6 @@ async def register(
     today: date,
 ) -> tuple[Worker, list[Problem]]:
     """Register a resident. Returns the worker and soft warnings; raises Refused with every broken rule."""
-    ctx.require("worker", "create")
     if idempotency_key is not None:
         # Validated before it is looked up: a NUL or an absurd length must not reach the database driver.
         key_problems = validation.text(idempotency_key, "idempotencyKey", max_length=200)
@@ -204,7 +237,6 @@ async def _replay(ctx: Context, key: str) -> Worker | None:
 
 async def update(ctx: Context, worker_gid: str, changes: dict[str, Any]) -> Worker:
     """Correct a worker's record. Only the fields given change; the NIK and birth date never do here."""
-    ctx.require("worker", "update")
     worker = await visible_worker(ctx, require_id(worker_gid, "Worker", "id"))
     problems: list[Problem] = []
     if "full_name" in changes:
@@ -240,7 +272,6 @@ async def move(ctx: Context, worker: Worker, to_code: str, effective: date, *, f
     not yet know them. The destination need not be in the mover's scope, and the mover loses sight of the
     worker afterwards, since the worker's kelurahan is what scopes the worker, its enrollments and checks
     (db/scoping.py). Moving out of the city is not a move: the coverage ends (terminate, MOVED_OUT)."""
-    ctx.require("worker", "move")
     problems = validation.region_code(to_code, field, 10)
     if problems:
         raise Refused(*problems)

@@ -3,6 +3,7 @@
 A row is *active* until it is lifted (``lifted_at`` set); rows are never deleted, so the table is the history
 as well. ``grant`` and ``revoke`` name a role and a permission (``resource:action``): an allow the files do not
 give, or a deny over one they do. ``suspend`` names a subject (a token's ``sub``) that loses every permission.
+Each row belongs to the region of whoever made it and affects only principals inside that region.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class PolicyOverride(Base):
     resource: Mapped[str | None] = mapped_column(String(40))
     action: Mapped[str | None] = mapped_column(String(40))
     subject: Mapped[str | None] = mapped_column(String(120))
+    # The region of the administrator who made it: the override touches only principals inside it, and only
+    # auditors whose scope holds it (or lies inside it) see it (db/scoping.py).
+    region_code: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
