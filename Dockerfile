@@ -9,6 +9,7 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY pyproject.toml README.md ./
+# The server only: the file client (client/, its `client` extra: gql, openpyxl, ...) runs on office PCs, not here.
 COPY api ./api
 COPY db ./db
 RUN pip install --no-cache-dir .

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint typecheck schema clean bench bench-quick
+.PHONY: run test install lint typecheck schema client-enums clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ typecheck: $(STAMP)
 
 schema: $(STAMP)  ## print the served schema (SDL)
 	@$(BIN)/python -c "from api.schema.build import build_schema; from api.settings import Settings; print(build_schema(Settings()).as_str())"
+
+client-enums: $(STAMP)  ## regenerate client/enums.py from the served schema (tests/test_client_enums.py checks it)
+	@$(MAKE) --no-print-directory -s schema | $(BIN)/python -m client.generate_enums client/enums.py
 
 bench: $(STAMP)  ## this API against PostGraphile 5 on datasets S and L (bench/README.md); BENCH_DURATION=10 etc.
 	$(BIN)/python bench/compare.py --datasets S L

@@ -23,15 +23,16 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from api.auth import AuthenticationError, Principal, TokenVerifier
-from api.context import Context, install_statement_counting
+from api.context import Context
 from api.graphiql import graphiql_assets, graphiql_html
 from api.limits import BodyLimit, BucketStore, RateLimit, RateLimiter, graphql_response
 from api.logging import RequestLog, configure_logging, current_request, internal_error_extensions, request_id_of
 from api.metrics import metrics_endpoint
 from api.policies.authorizer import Authorizer
-from api.policy_watch import PolicyWatcher
+from api.policies.watch import PolicyWatcher
+from api.rules.validation import nul_character_at
 from api.schema.build import build_schema, is_unexpected
-from api.services.validation import nul_character_at
+from api.session import install_statement_counting
 from api.settings import Settings, get_settings
 from db.migrate import head_revision
 from db.session import create_engine
@@ -57,9 +58,9 @@ class BearerAuth:
     this wrapper serves without calling the GraphQL view. The token is read from the Authorization header
     only, never from the query string.
 
-    A suspended subject (api/policies/store.py) is answered 403 here, on every path: no GraphQL runs for it, so no
-    field, list or count can give it anything. The body is a GraphQL error with ``extensions.code`` FORBIDDEN and
-    ``reason`` SUSPENDED, so a client tells it from a missing permission.
+    A suspended subject (api/services/policy_admin.py) is answered 403 here, on every path: no GraphQL runs for
+    it, so no field, list or count can give it anything. The body is a GraphQL error with ``extensions.code``
+    FORBIDDEN and ``reason`` SUSPENDED, so a client tells it from a missing permission.
     """
 
     def __init__(self, app: ASGIApp, verifier: TokenVerifier, authorizer: Authorizer, ide_html: str | None) -> None:
@@ -125,12 +126,12 @@ class RentanGraphQL(GraphQL[Context, None]):
         # Strawberry applies this sub-response's status and headers to the answer: a limit met inside GraphQL
         # (lookups by NIK) makes it a 429 with Retry-After through it (api/limits.py, answer_too_many_requests).
         graphql_response.set(response)
-        return Context(
+        return Context.open(
             principal=request.scope[PRINCIPAL_KEY],
             settings=self.settings,
             authorizer=self.authorizer,
             engine=self.engine,
-            read_engine=self.read_engine,  # a query's session reads there (api/context.py, Context.db)
+            read_engine=self.read_engine,  # a query's session reads there (api/session.py, RequestSession)
             # The id RequestLog returns in X-Request-Id: audit events and masked errors carry the same one.
             request_id=request_id_of(request.scope),
         )
@@ -258,7 +259,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await watcher.start()  # runtime policy changes reach this process within a second (api/policy_watch.py)
+        await watcher.start()  # runtime policy changes reach this process within a second (api/policies/watch.py)
         # Everything built so far (the schema, the ORM's mappers, the policy) lives as long as the process: moved
         # out of the collector's sight, a full collection no longer walks it, which was a 100 ms pause on about
         # one request in fifty (bench/README.md).

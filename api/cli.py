@@ -8,14 +8,34 @@ from typing import Annotated
 
 import typer
 
-from api.client.cli import client_app
-from api.policies.cli import policy_app
+from api.policy_cli import policy_app
 from api.settings import get_settings
+
+
+def mount_client(app: typer.Typer) -> None:
+    """`rentan client ...`: the file client (the `client` package, its own program `rentan-client`) under this
+    command. Where the package is not installed (the server image ships without it), `rentan client` says how to
+    install it; where its extra's libraries are missing, each of its commands does the same (client/cli.py)."""
+    try:
+        from client.cli import client_app
+    except ModuleNotFoundError as missing:
+        if missing.name != "client":
+            raise
+    else:
+        app.add_typer(client_app, name="client")
+        return
+    hint = 'the file client is not installed here: pip install "rentan[client]", then run `rentan-client`'
+
+    @app.command("client", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, help=hint)
+    def client_not_installed() -> None:
+        typer.echo(f"rentan client: {hint}", err=True)
+        raise typer.Exit(2)
+
 
 app = typer.Typer(help="Rentan: the shared GraphQL API of the pekerja rentan programme.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(client_app, name="client")
+mount_client(app)
 app.add_typer(policy_app, name="policy")
 
 ROLE_SCOPES = {
@@ -70,15 +90,10 @@ def lapse(
     scope: Annotated[str, typer.Option(help="Region code the run covers (BPJSTK's province by default).")] = "35",
 ) -> None:
     """Mark LAPSED the active members of sources with 3 or more bills unpaid past due (as lapseOverdueMembers)."""
-    import uuid
 
     from api.auth import Principal
-    from api.context import Context
-    from api.policies.authorizer import Authorizer
-    from api.policies.store import load_active
-    from api.schema.guards import require_mutation
-    from api.services.enrollments import lapse as run_lapse
-    from db.session import create_engine
+    from api.commands import run_as
+    from api.services.billing import lapse as run_lapse
 
     try:
         day = date.fromisoformat(as_of)
@@ -86,36 +101,14 @@ def lapse(
         raise typer.BadParameter("a date as YYYY-MM-DD", param_hint="--as-of") from None
 
     async def main() -> int:
-        settings = get_settings()
-        engine = create_engine(settings.database_url)
-        # The same policy a server process applies: the files plus the runtime overrides in force.
-        authorizer = Authorizer()
-        async with engine.connect() as conn:
-            authorizer.apply(await load_active(conn))
-        # The batch job acts as BPJSTK (whose act a lapse is) under a system subject, through the very Context a
-        # request uses: the same permission check (what api/schema/access.py gives lapseOverdueMembers), the same
+        # The batch job acts as BPJSTK (whose act a lapse is) under a system subject, as a request would: the same
+        # permission (what api/schema/access.py gives lapseOverdueMembers, under the policy in force), the same
         # row scoping (the province scope covers every source of the programme; no unrestricted
         # RowScope.for_operator() is needed, so the job cannot touch more than a BPJSTK token of that scope
         # could) and the same audit trail (actor rentan-cli).
-        ctx = Context(
-            principal=Principal(subject="rentan-cli", role="bpjstk-verifier", agency="BPJSTK", scope=(scope,)),
-            settings=settings,
-            authorizer=authorizer,
-            engine=engine,
-            request_id=f"cli-{uuid.uuid4().hex}",
-            writable=True,
-        )
-        committed = False
-        try:
-            require_mutation(ctx, "lapseOverdueMembers")  # what the graph asks of lapseOverdueMembers
-            lapsed = await run_lapse(ctx, day)
-            await ctx.finish(commit=True)
-            committed = True
-            return len(lapsed)
-        finally:
-            if not committed:
-                await ctx.finish(commit=False)
-            await engine.dispose()
+        principal = Principal(subject="rentan-cli", role="bpjstk-verifier", agency="BPJSTK", scope=(scope,))
+        lapsed = await run_as(principal, "lapseOverdueMembers", lambda ctx: run_lapse(ctx, day))
+        return len(lapsed)
 
     count = asyncio.run(main())
     typer.echo(f"lapsed {count} members as of {day}", err=True)
@@ -153,12 +146,8 @@ def start(
     """Migrate the database to this code's head, then serve: the container's entry command (Dockerfile CMD).
     With PROMETHEUS_MULTIPROC_DIR set, that directory is created and emptied first, as prometheus_client
     requires of every start."""
-    import os
-    from pathlib import Path
-
     db_upgrade("head")
-    if metrics_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        directory = Path(metrics_dir)
+    if (directory := get_settings().prometheus_multiproc_dir) is not None:
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob("*.db"):  # a previous run's figures would be summed with this one's
             stale.unlink()

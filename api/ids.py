@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from api.services.errors import Problem, Refused
+from api.errors import Problem, Refused
 
 # Primary keys are INTEGER columns: PostgreSQL refuses a larger parameter with a driver error.
 MAX_PK = 2**31 - 1

@@ -130,7 +130,7 @@ def metrics_endpoint(
     async def metrics(request: Request) -> Response:
         if (refusal := scrape_refusal(request, settings)) is not None:
             return refusal
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if settings.prometheus_multiproc_dir is not None:
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         else:

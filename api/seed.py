@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.services.contributions import monthly_contribution
-from api.services.funding import due_date
+from api.rules.billing import due_date
+from api.rules.contributions import monthly_contribution
 from db.models import (
     BillStatus,
     ContributionBill,

@@ -1,6 +1,8 @@
 """Every setting of the service, read from ``RENTAN_*`` environment variables.
 
-No other module reads ``os.environ``: a setting that is not here does not exist.
+No other module of the server reads ``os.environ``: a setting that is not here does not exist. (Two libraries
+read their own variable besides: prometheus_client ``PROMETHEUS_MULTIPROC_DIR``, mirrored here for the server's
+use, and the audit-trail migration ``RENTAN_DATABASE_APP_ROLE``, which runs under alembic, not the server.)
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RENTAN_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RENTAN_", extra="ignore", populate_by_name=True)
 
     env: Literal["development", "production"] = "development"
     # The embedded default: an SQLite file in the working directory, so one command serves on a bare machine.
@@ -32,6 +34,9 @@ class Settings(BaseSettings):
     # A PostgreSQL streaming replica for queries (same pool settings); mutations, the audit of full-NIK reads,
     # the policy watcher and /readyz's migration check stay on `database_url`. None: everything on the primary.
     database_read_url: str | None = None
+    # prometheus_client's own variable (no RENTAN_ prefix): with `--workers N`, the folder every process writes its
+    # figures to, summed by /metrics; `rentan start` empties it first.
+    prometheus_multiproc_dir: Path | None = Field(default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
 
     # Tokens. In development `rentan token` signs with a local key; in production the agencies' identity
     # provider signs and we fetch its keys from `jwks_url`.

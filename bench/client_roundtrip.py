@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.client.connection import connect  # noqa: E402 - after the path is set
-from api.client.exports import export_list  # noqa: E402
-from api.client.imports import import_workers  # noqa: E402
-from api.client.progress import Silent  # noqa: E402
-from api.client.sheets import OutColumn, Table, write_tables  # noqa: E402
+from client.connection import connect  # noqa: E402 - after the path is set
+from client.exports import export_list  # noqa: E402
+from client.imports import import_workers  # noqa: E402
+from client.progress import Silent  # noqa: E402
+from client.sheets import OutColumn, Table, write_tables  # noqa: E402
 
 COLUMNS = [
     OutColumn(name)

@@ -13,7 +13,7 @@ On top of dataset S (Kota Pasuruan, its real 34 kelurahan, seeded by ``rentan se
   not the Kemendagri regions, only their shape.
 - **workers** up to the total (1,000,000 by default), each in a synthetic village chosen at random; names from the
   same lists as ``rentan seed``; ``registered_by`` = ``bench/seed_large.py (data sintetis)`` marks every one.
-  NIKs follow the project's rules (api/services/nik.py): the village's kecamatan as the issuing region, the birth
+  NIKs follow the project's rules (api/rules/nik.py): the village's kecamatan as the issuing region, the birth
   date as DDMMYY with +40 for women, a serial from 0001 unique within that region and date, so every NIK is valid
   and unique by construction.
 - **enrollments** in the mix of ``rentan seed`` (2% proposed, 1.2% rejected, 1% lapsed, 0.8% terminated, 1% not
@@ -41,9 +41,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from api.rules.billing import due_date  # noqa: E402
+from api.rules.contributions import monthly_contribution  # noqa: E402
 from api.seed import FEMALE, MALE, SECOND, STREETS  # noqa: E402 - after the path is set
-from api.services.contributions import monthly_contribution  # noqa: E402
-from api.services.funding import due_date  # noqa: E402
 from db.session import create_engine  # noqa: E402
 
 MARK = "bench/seed_large.py (data sintetis)"

@@ -1,8 +1,27 @@
-"""Declarative base with a naming convention, so that migrations name constraints the same on SQLite and PostgreSQL."""
+"""Declarative base with a naming convention, so that migrations name constraints the same on SQLite and PostgreSQL,
+and the scope rules every mapped class declares where it is defined.
+
+Each mapped class says which rows of it a principal's region scope reaches, with a class attribute
+``__scope__ = <rule>``. The rules are a closed set, read by ``db/scoping.py`` (which turns them into SQL for every
+request session) and nowhere else:
+
+* :class:`InRegion` – the rows whose region column lies inside the scope (workers by their kelurahan);
+* :class:`InOrAboveRegion` – inside the scope, or a region containing it, for reads (a kelurahan office sees its
+  city's funding source); inside only for writes (``FOR_WRITE``);
+* :class:`ThroughParent` – the rows whose parent row, named by a foreign key, is visible under the parent's rule;
+* :class:`OwnedBySubject` – the rows of the scope's subject (idempotency records);
+* :class:`Unscoped` – no criterion at all, with the reason why that is safe.
+
+A mapped class without a declaration of its own stops ``db/scoping.py`` at start-up (fail closed), and
+``tests/test_scoped_tables.py`` refuses an unscoped class that holds region codes or points at scoped rows without
+saying why.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar, Literal
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
@@ -41,5 +60,56 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class InRegion:
+    """Rows inside the scope: ``column`` holds a region code that starts with one of the scope's codes."""
+
+    column: str
+
+
+@dataclass(frozen=True)
+class InOrAboveRegion:
+    """Rows inside the scope or containing it (reads): ``column`` holds a region code inside one of the scope's
+    codes, or one of their ancestors. Writes (``FOR_WRITE``) reach the rows inside the scope only."""
+
+    column: str
+
+
+@dataclass(frozen=True)
+class ThroughParent:
+    """Rows whose parent is visible: ``column`` is a foreign key to another scoped class (read from the key
+    itself), whose own rule decides, under the same read or write. ``probe`` is how the parent is asked:
+    ``"exists"``, a correlated EXISTS (one primary-key probe per row: for large parents such as workers), or
+    ``"in"``, ``column IN (SELECT key FROM parent WHERE ...)``."""
+
+    column: str
+    probe: Literal["exists", "in"]
+
+
+@dataclass(frozen=True)
+class OwnedBySubject:
+    """Rows that belong to the scope's subject: ``column`` equals it."""
+
+    column: str
+
+
+@dataclass(frozen=True)
+class Unscoped:
+    """No row criterion: every session sees every row. ``reason`` says why that is safe (the table is never
+    read by a request session, holds no region-owned rows, ...); it may not be blank."""
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError("Unscoped needs a reason")
+
+
+ScopeRule = InRegion | InOrAboveRegion | ThroughParent | OwnedBySubject | Unscoped
+
+
 class Base(AsyncAttrs, DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    # Declared by every mapped class on itself (never inherited): see the module docstring.
+    __scope__: ClassVar[ScopeRule]

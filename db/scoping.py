@@ -10,6 +10,11 @@ Region reference rows (cities, kecamatan, kelurahan), funding sources (with thei
 are also visible when they are an *ancestor* of the scope, so a kelurahan office sees its own kecamatan and city,
 and the city's funding source, but no sibling kelurahan.
 
+Which rows of an entity a scope reaches is declared by its class, where it is defined (``__scope__``, one of the
+rules in db/base.py); this module reads the declaration of every class mapped on ``Base`` and has no list of its
+own. A mapped class without a declaration stops the import of this module (or its own definition, when mapped
+later): the server does not start rather than serve its rows to everyone.
+
 Writes are scoped like reads, only tighter: a mutation finds the row it changes with the execution option
 :data:`FOR_WRITE`, under which a row is there only when the scope *covers* its region. A kelurahan-scoped
 administrator reads the city's funding source but cannot revise it or pay its bills: to such a write the
@@ -18,28 +23,17 @@ city-wide row answers exactly as a row that was never created.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, assert_never
 
 from sqlalchemy import BindParameter, ColumnElement, String, event, exists, false, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm import InstrumentedAttribute, Mapper, ORMExecuteState, Session, with_loader_criteria
 
-from db.models import (
-    AuditEvent,
-    City,
-    ContributionBill,
-    Enrollment,
-    FundingSource,
-    IdempotencyKey,
-    Kecamatan,
-    Kelurahan,
-    PolicyOverride,
-    VerificationCheck,
-    Worker,
-    WorkerMove,
-)
+import db.models  # noqa: F401 - every mapped class, so that the declarations below are complete
+from db.base import Base, InOrAboveRegion, InRegion, OwnedBySubject, ScopeRule, ThroughParent, Unscoped
 
 SCOPE_KEY = "rentan.scope"
 WRITE_KEY = "rentan.write"
@@ -121,57 +115,164 @@ def _within_or_above(column: InstrumentedAttribute[str], codes: tuple[str, ...])
     return or_(_within(column, codes), column.in_([_code(a) for a in above]))
 
 
-SCOPED_ENTITIES: tuple[type, ...] = (
-        City,
-        Kecamatan,
-        Kelurahan,
-        Worker,
-        WorkerMove,
-        Enrollment,
-        VerificationCheck,
-        FundingSource,
-        ContributionBill,
-        AuditEvent,
-        IdempotencyKey,
-        PolicyOverride,
-)
+class UndeclaredScope(RuntimeError):
+    """A mapped class whose scope declaration is missing or does not hold: raised at start-up (when this module
+    is imported, or when a class is mapped later), never answered with rows."""
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A mapped class's scope rule, resolved against its mapper: the attribute the rule names and, for
+    :class:`ThroughParent`, the class its foreign key refers to and the referred attribute."""
+
+    entity: type
+    rule: ScopeRule
+    column: InstrumentedAttribute[Any] | None = None
+    parent: type | None = None
+    parent_key: InstrumentedAttribute[Any] | None = None
+
+
+def declared_rule(cls: type) -> ScopeRule:
+    """The rule ``cls`` declares on itself. Inherited ones do not count: a class says where its own rows are."""
+    rule = vars(cls).get("__scope__")
+    if rule is None:
+        raise UndeclaredScope(
+            f"{cls.__module__}.{cls.__qualname__} declares no __scope__: every mapped class says which rows a"
+            " region scope reaches (db/base.py), or why none (Unscoped)"
+        )
+    if not isinstance(rule, ScopeRule):
+        raise UndeclaredScope(f"{cls.__module__}.{cls.__qualname__}.__scope__ is not a scope rule: {rule!r}")
+    return rule
+
+
+def _attribute(mapper: Mapper[Any], name: str) -> InstrumentedAttribute[Any]:
+    if name not in mapper.column_attrs:
+        raise UndeclaredScope(f"{mapper.class_.__name__}.__scope__ names {name!r}, which is not a mapped column")
+    attribute: InstrumentedAttribute[Any] = getattr(mapper.class_, name)
+    return attribute
+
+
+def _parent(mapper: Mapper[Any], name: str, mappers: Iterable[Mapper[Any]]) -> tuple[type, InstrumentedAttribute[Any]]:
+    """The class the foreign key ``name`` of ``mapper`` refers to, and its referred attribute."""
+    where = f"{mapper.class_.__name__}.__scope__: {name!r}"
+    keys = [fk for column in mapper.column_attrs[name].columns for fk in getattr(column, "foreign_keys", ())]
+    if len(keys) != 1:
+        raise UndeclaredScope(f"{where} must be a column with one foreign key, has {len(keys)}")
+    target = keys[0].column
+    for parent in mappers:
+        if parent.local_table is target.table:
+            key: InstrumentedAttribute[Any] = getattr(parent.class_, parent.get_property_by_column(target).key)
+            return parent.class_, key
+    raise UndeclaredScope(f"{where} refers to {target.table}, which no mapped class maps")
+
+
+def check_declarations(mappers: Iterable[Mapper[Any]]) -> dict[type, Declaration]:
+    """Every mapped class's declaration, resolved and checked; :class:`UndeclaredScope` on the first that is
+    missing or does not hold (a column that is not there, a parent that is unscoped or loops back)."""
+    ordered = sorted(mappers, key=lambda m: (m.class_.__module__, m.class_.__qualname__))
+    rules = {m.class_: declared_rule(m.class_) for m in ordered}
+    found: dict[type, Declaration] = {}
+    for mapper in ordered:
+        cls = mapper.class_
+        rule = rules[cls]
+        if isinstance(rule, Unscoped):
+            found[cls] = Declaration(cls, rule)
+        elif isinstance(rule, ThroughParent):
+            column = _attribute(mapper, rule.column)
+            parent, parent_key = _parent(mapper, rule.column, ordered)
+            if isinstance(rules[parent], Unscoped):
+                raise UndeclaredScope(
+                    f"{cls.__name__} is scoped through {parent.__name__}, which is unscoped: every row would be visible"
+                )
+            found[cls] = Declaration(cls, rule, column, parent, parent_key)
+        else:
+            found[cls] = Declaration(cls, rule, _attribute(mapper, rule.column))
+    for cls in found:
+        chain = [cls]
+        while (up := found[chain[-1]].parent) is not None:
+            if up in chain:
+                names = " -> ".join(c.__name__ for c in [*chain, up])
+                raise UndeclaredScope(f"scoped through parents in a loop: {names}")
+            chain.append(up)
+    return found
+
+
+_declarations: dict[type, Declaration] | None = None
+
+
+def declarations() -> dict[type, Declaration]:
+    """The declarations of every class mapped on :class:`Base`, checked once (again when a class is mapped)."""
+    global _declarations
+    if _declarations is None:
+        _declarations = check_declarations(Base.registry.mappers)
+    return _declarations
+
+
+def require_declarations(base: type) -> None:
+    """From now on, a class mapped on ``base`` without a declaration of its own fails at its definition."""
+    event.listen(base, "after_mapper_constructed", _check_new_class, propagate=True)
+
+
+def _check_new_class(mapper: Mapper[Any], cls: type) -> None:
+    declared_rule(cls)
+
+
+@event.listens_for(Base, "after_mapper_constructed", propagate=True)
+def _new_mapped_class(mapper: Mapper[Any], cls: type) -> None:
+    """A class mapped after start-up: the criteria are built again with it (forgotten first, so that they stay
+    failing if its declaration does not hold), and a missing declaration fails its definition."""
+    global _declarations
+    _declarations = None
+    criteria_for.cache_clear()
+    _options_for.cache_clear()
+    declared_rule(cls)
+
+
+# The entities that get a criterion, in a stable order (all but the Unscoped): checked here, at start-up.
+SCOPED_ENTITIES: tuple[type, ...] = tuple(d.entity for d in declarations().values() if not isinstance(d.rule, Unscoped))
+
+
+def _criterion(entity: type, scope: RowScope, write: bool) -> ColumnElement[bool]:
+    """``entity``'s rule under a scope of region codes (not unrestricted)."""
+    found = declarations()[entity]
+    rule, column, codes = found.rule, found.column, scope.region_codes
+    if isinstance(rule, Unscoped) or column is None:
+        raise UndeclaredScope(f"{entity.__name__} has no criterion")  # check_declarations keeps this out
+    if isinstance(rule, InRegion):
+        return _within(column, codes)
+    if isinstance(rule, InOrAboveRegion):
+        # A region-owned row above the scope is read (a kelurahan sees its city's source), never written.
+        return _within(column, codes) if write else _within_or_above(column, codes)
+    if isinstance(rule, OwnedBySubject):
+        owned: ColumnElement[bool] = column == scope.subject
+        return owned
+    if isinstance(rule, ThroughParent):
+        parent, parent_key = found.parent, found.parent_key
+        if parent is None or parent_key is None:
+            raise UndeclaredScope(f"{entity.__name__} has no parent")  # check_declarations resolves it
+        visible = _criterion(parent, scope, write)
+        if rule.probe == "exists":
+            # Correlated EXISTS, not IN (subquery): SQLite would materialise the whole list of visible workers
+            # for every statement (milliseconds each on a city), where EXISTS is one primary-key probe per row.
+            # correlate_except: the subquery keeps its own parent rows even where the outer statement selects
+            # them too.
+            return exists().where(parent_key == column, visible).correlate_except(parent)
+        among: ColumnElement[bool] = column.in_(select(parent_key).where(visible))
+        return among
+    assert_never(rule)
 
 
 @lru_cache(maxsize=1024)
 def criteria_for(scope: RowScope | None, *, write: bool = False) -> tuple[tuple[type, ColumnElement[bool]], ...]:
     """The WHERE criterion of each scoped entity under ``scope``; ``false()`` everywhere when there is none.
-    ``write``: the rows a write may change, which the scope must cover (no ancestor rows)."""
-    entities = SCOPED_ENTITIES
+    ``write``: the rows a write may change, which the scope must cover (no ancestor rows). Each entity's rule
+    is the one its class declares (``__scope__``, db/base.py)."""
+    entities = tuple(d.entity for d in declarations().values() if not isinstance(d.rule, Unscoped))
     if scope is None:
         return tuple((e, false()) for e in entities)
     if scope.unrestricted:
         return tuple((e, true()) for e in entities)
-    codes = scope.region_codes
-
-    # Correlated EXISTS, not IN (subquery): SQLite would materialise the whole list of visible workers for
-    # every statement (milliseconds each on a city), where EXISTS is one primary-key probe per row.
-    def lives_within(worker_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
-        # correlate_except: the subquery keeps its own workers even where the outer statement selects them too.
-        return exists().where(Worker.id == worker_id, _within(Worker.kelurahan_code, codes)).correlate_except(Worker)
-
-    # A region-owned row above the scope is read (a kelurahan sees its city's source), never written.
-    owned = _within if write else _within_or_above
-    visible_enrollments = select(Enrollment.id).where(lives_within(Enrollment.worker_id))
-    visible_sources = select(FundingSource.id).where(owned(FundingSource.region_code, codes))
-    return (
-        (City, owned(City.code, codes)),
-        (Kecamatan, owned(Kecamatan.code, codes)),
-        (Kelurahan, owned(Kelurahan.code, codes)),
-        (Worker, _within(Worker.kelurahan_code, codes)),
-        (WorkerMove, lives_within(WorkerMove.worker_id)),
-        (Enrollment, lives_within(Enrollment.worker_id)),
-        (VerificationCheck, VerificationCheck.enrollment_id.in_(visible_enrollments)),
-        (FundingSource, owned(FundingSource.region_code, codes)),
-        (ContributionBill, ContributionBill.funding_source_id.in_(visible_sources)),
-        (AuditEvent, _within(AuditEvent.region_code, codes)),
-        (IdempotencyKey, IdempotencyKey.subject == scope.subject),
-        (PolicyOverride, owned(PolicyOverride.region_code, codes)),
-    )
+    return tuple((e, _criterion(e, scope, write)) for e in entities)
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from api.ids import parse_global_id
-from api.services.contributions import budget_shortfall, months_inclusive
+from api.rules.contributions import budget_shortfall
+from api.rules.months import months_inclusive
 from tests.conftest import KARANGKETUG, ROOT, Api, Server, register_worker
 
 JAKARTA = ZoneInfo("Asia/Jakarta")

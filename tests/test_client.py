@@ -559,9 +559,9 @@ def test_a_run_cut_short_reports_what_was_not_sent_and_resumes(server: Server, t
     """The server lost after the first batch: the report still lists every row (NOT_SENT for the rest) and the
     run fails with exit-2 semantics (ClientFailure); importing the same sheet again completes it, registering
     nobody twice."""
-    from api.client.connection import Api, ClientFailure
-    from api.client.imports import REGISTER_WORKERS, import_workers
-    from api.client.progress import Silent
+    from client.connection import Api, ClientFailure
+    from client.imports import REGISTER_WORKERS, import_workers
+    from client.progress import Silent
 
     class CutAfterOneBatch(Api):
         batches = 0
@@ -594,8 +594,8 @@ def test_a_run_cut_short_reports_what_was_not_sent_and_resumes(server: Server, t
 def test_a_request_the_server_refuses_whole_is_split_until_the_culprit_stands_alone() -> None:
     """If the server answers a batch with GraphQL errors only (no per-row outcomes), the batch is halved until the
     row that causes it is alone: that row is REFUSED with the server's error, every other row goes through."""
-    from api.client.connection import QueryFailed
-    from api.client.imports import send_splitting
+    from client.connection import QueryFailed
+    from client.imports import send_splitting
 
     requests: list[list[int]] = []
 
@@ -640,6 +640,65 @@ def test_usage_and_connection_problems_exit_2_with_a_message(server: Server, tmp
     done = run_client(server, token, "import-workers", str(tmp_path / "w.txt"))
     assert done.returncode == 2
     assert "use a .xlsx or .csv" in done.stderr
+
+
+# --- the client as its own program ----------------------------------------------------------------------------------
+
+# Runs a command line with some modules made unimportable, as on a machine where they are not installed.
+WITHOUT = """import sys
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {absent!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Absent())
+sys.argv = [{program!r}, *sys.argv[1:]]
+from {module} import {app}
+{app}()
+"""
+
+
+def run_without(absent: set[str], module: str, app: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    code = WITHOUT.format(absent=absent, program=module, module=module, app=app)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_the_client_runs_as_its_own_program(tmp_path: Path) -> None:
+    """`rentan-client` is client.cli's app: the same commands without the server's CLI."""
+    out = tmp_path / "warga.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "client.cli", "template", "workers", "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_text(encoding="utf-8-sig").splitlines()[0].split(",")[:3] == WORKER_COLUMNS[:3]
+
+
+def test_without_its_extra_the_client_says_how_to_install_it(tmp_path: Path) -> None:
+    """The client's libraries missing (`pip install rentan` without `[client]`): a command exits 2 naming what is
+    missing and the install line, with no traceback; --help still works."""
+    done = run_without({"openpyxl", "gql"}, "client.cli", "client_app", "template", "workers", "-o", "w.xlsx", cwd=ROOT)
+    assert done.returncode == 2, done.stderr
+    assert 'pip install "rentan[client]"' in done.stderr
+    assert "gql[httpx], openpyxl missing" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (ROOT / "w.xlsx").exists()
+    assert run_without({"openpyxl", "gql"}, "client.cli", "client_app", "export", "--help", cwd=ROOT).returncode == 0
+
+
+def test_where_the_client_is_not_installed_rentan_client_says_how(tmp_path: Path) -> None:
+    """The server image ships without the `client` package: `rentan client ...` exits 2 with the install line
+    instead of failing on the import, and the server's own commands are unaffected."""
+    done = run_without({"client"}, "api.cli", "app", "client", "template", "workers", "-o", "w.xlsx", cwd=ROOT)
+    assert done.returncode == 2, done.stderr
+    assert 'pip install "rentan[client]"' in done.stderr
+    assert "Traceback" not in done.stderr
+    assert run_without({"client"}, "api.cli", "app", "token", "--help", cwd=ROOT).returncode == 0
 
 
 @pytest.mark.skipif(not hasattr(conftest, "serve"), reason="needs tests/conftest.py's serve() (rate-limit work)")

@@ -43,8 +43,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.auth import issue_dev_token
 from api.ids import to_cursor, to_global_id
+from api.rules.nik import mask_nik
 from api.seed import seed
-from api.services.nik import mask_nik
 from api.settings import Settings
 from db.migrate import upgrade
 from db.session import create_engine

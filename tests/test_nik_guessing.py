@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from api.limits import BucketStore
-from api.services.nik import nik_problems
+from api.rules.nik import nik_problems
 from api.services.nik_lookups import NAMESPACE
 from db.session import create_engine
 from tests.conftest import BUGUL_LOR, KARANGKETUG, TYPICAL_SCOPE, Api, Server, extra_server, new_nik

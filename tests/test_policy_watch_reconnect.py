@@ -1,4 +1,4 @@
-"""The policy watcher's PostgreSQL channel (api/policy_watch.py) when its connection is lost: every way a change
+"""The policy watcher's PostgreSQL channel (api/policies/watch.py) when its connection is lost: every way a change
 can go unheard is made up for.
 
 - Killed from the database side (``pg_terminate_backend``): the server process reconnects within about a second,
@@ -27,8 +27,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.policies.authorizer import Authorizer
-from api.policies.store import CHANNEL
-from api.policy_watch import LISTEN_APPLICATION, PolicyWatcher
+from api.policies.overrides import CHANNEL
+from api.policies.watch import LISTEN_APPLICATION, PolicyWatcher
 from db.session import create_engine
 from tests.conftest import BUGUL_LOR, Server, extra_server, timings_reported
 from tests.test_live_policy import REINSTATE, SUSPEND, forbidden_to_register, refused_whole, within

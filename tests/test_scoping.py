@@ -23,8 +23,8 @@ import pytest
 
 from api.clock import today as local_today
 from api.ids import to_global_id
-from api.services.enrollments import next_month_start
-from api.services.nik import mask_nik
+from api.rules.months import next_month_start
+from api.rules.nik import mask_nik
 from tests.conftest import (
     BUGUL_LOR,
     CITY,

@@ -1,5 +1,5 @@
 """THE place authorization decisions are made: Casbin over the committed model and policy files, plus the
-runtime overrides an administrator recorded in the database (``policy_overrides``, see api/policies/store.py).
+runtime overrides an administrator recorded in the database (``policy_overrides``, see api/services/policy_admin.py).
 
 - The files are the baseline. A *grant* adds an allow line for a role, a *revoke* a deny line (the model's
   effect is deny-override), so Casbin still decides every (role, resource, action).
@@ -14,7 +14,7 @@ runtime overrides an administrator recorded in the database (``policy_overrides`
 Decisions are memoised per (applicable overrides, role, resource, action): a pycasbin ``enforce()`` costs around a
 millisecond and the answer only changes when the policy does. :meth:`Authorizer.apply` swaps in a new state (the
 overrides, an empty memo, no enforcer built yet) in one assignment, so a decision never mixes two versions of the
-policy. The watcher (api/policy_watch.py) calls it in every server process.
+policy. The watcher (api/policies/watch.py) calls it in every server process.
 
 Scope levels (which region levels a role's token may carry) are baseline only: no override touches them.
 """

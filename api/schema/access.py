@@ -41,7 +41,7 @@ from api.policies.permissions import (
     WORKER_UPDATE,
     Permission,
 )
-from api.services.nik import mask_nik
+from api.rules.nik import mask_nik
 
 _DERIVED: Any = object()
 

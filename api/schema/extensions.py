@@ -32,7 +32,7 @@ class RequestTransaction(SchemaExtension):
         ec = self.execution_context
         ctx = ec.context
         assert isinstance(ctx, Context)
-        ctx.writable = ec.operation_type == OperationType.MUTATION
+        ctx.session.writable = ec.operation_type == OperationType.MUTATION
         committed = False
         try:
             yield
@@ -46,7 +46,7 @@ class StatementCount(SchemaExtension):
 
     def get_results(self) -> dict[str, object]:
         ctx = self.execution_context.context
-        return {"sqlStatements": ctx.statements.count} if isinstance(ctx, Context) else {}
+        return {"sqlStatements": ctx.session.statements.count} if isinstance(ctx, Context) else {}
 
 
 class OperationRecord(SchemaExtension):

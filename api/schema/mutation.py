@@ -1,14 +1,14 @@
-"""The Mutation root. Each mutation is one unit: it runs in its own savepoint, and a refusal (UserErrors) or
-an error (FORBIDDEN, unexpected) rolls that savepoint back, so a failed mutation changes nothing."""
+"""The Mutation root: thin resolvers, each one unit of work with its payload (api/schema/units.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
 
+from api.errors import Problem
 from api.ids import require_id
 from api.schema import types as t
 from api.schema.inputs import (
@@ -35,27 +35,12 @@ from api.schema.payloads import (
     WorkerPayload,
 )
 from api.schema.policy import PolicyMutation
-from api.services import enrollments, funding, workers
-from api.services.errors import Problem, Refused
+from api.schema.units import MAX_BATCH, batch_too_large, errors, mutate, of
+from api.services import billing, enrollments, funding, workers
 from db.models import RejectionReason, TerminationReason, VerificationCheckKind
 from db.scoping import covers
 
 Info = t.Info
-R = TypeVar("R")
-MAX_BATCH = 1000
-
-
-async def unit(info: Info, work: Callable[[], Awaitable[R]]) -> tuple[R | None, list[Problem]]:
-    """Run ``work`` in a savepoint: its result, or the problems that made it roll back."""
-    try:
-        async with info.context.db.savepoint():
-            return await work(), []
-    except Refused as refused:
-        return None, refused.problems
-
-
-def errors(problems: list[Problem]) -> list[UserError]:
-    return [UserError.of(p) for p in problems]
 
 
 def _unset(value: Any) -> bool:
@@ -82,11 +67,13 @@ async def _register(info: Info, input: RegisterWorkerInput) -> WorkerPayload:
             today=today,
         )
 
-    result, problems = await unit(info, work)
-    if result is None:
-        return WorkerPayload(worker=None, errors=errors(problems))
-    worker, warnings = result
-    return WorkerPayload(worker=t.Worker.of(worker), errors=[], warnings=errors(warnings))
+    def payload(result: Any, problems: list[UserError]) -> WorkerPayload:
+        if result is None:
+            return WorkerPayload(worker=None, errors=problems)
+        worker, warnings = result
+        return WorkerPayload(worker=t.Worker.of(worker), errors=[], warnings=errors(warnings))
+
+    return await mutate(info, work, payload)
 
 
 def _moved_out_of_view(code: str) -> UserError:
@@ -108,29 +95,29 @@ class Mutation(PolicyMutation):
         f"outcomes come back in input order; at most {MAX_BATCH} items per request."
     )
     async def register_workers(self, info: Info, input: list[RegisterWorkerInput]) -> RegisterWorkersPayload:
-        if len(input) > MAX_BATCH:
-            problem = Problem("BATCH_TOO_LARGE", f"input: at most {MAX_BATCH} items per request.", "input")
-            return RegisterWorkersPayload(outcomes=[WorkerPayload(worker=None, errors=errors([problem]))] * len(input))
+        refused = batch_too_large(input)
+        if refused is not None:
+            return RegisterWorkersPayload(outcomes=[WorkerPayload(worker=None, errors=refused)] * len(input))
         # As verifyEnrollments: one unit for the batch (an unexpected error undoes all of it), one per item.
         async with info.context.db.savepoint():
             return RegisterWorkersPayload(outcomes=[await _register(info, item) for item in input])
 
     @strawberry.mutation
     async def update_worker(self, info: Info, input: UpdateWorkerInput) -> WorkerPayload:
-        async def work() -> Any:
-            changes = {
-                name: getattr(input, name)
-                for name in ("full_name", "occupation", "monthly_income", "kelurahan_code", "phone", "address")
-                if not _unset(getattr(input, name))
-            }
-            if "monthly_income" in changes:
-                changes["monthly_income"] = int(changes["monthly_income"])
-            return await workers.update(info.context, input.id, changes)
+        changes = {
+            name: getattr(input, name)
+            for name in ("full_name", "occupation", "monthly_income", "kelurahan_code", "phone", "address")
+            if not _unset(getattr(input, name))
+        }
+        if "monthly_income" in changes:
+            changes["monthly_income"] = int(changes["monthly_income"])
 
-        row, problems = await unit(info, work)
-        if row is not None and not covers(info.context.principal.scope, row.kelurahan_code):
-            return WorkerPayload(worker=None, errors=[], warnings=[_moved_out_of_view(row.kelurahan_code)])
-        return WorkerPayload(worker=t.Worker.of(row) if row else None, errors=errors(problems))
+        def payload(row: Any, problems: list[UserError]) -> WorkerPayload:
+            if row is not None and not covers(info.context.principal.scope, row.kelurahan_code):
+                return WorkerPayload(worker=None, errors=[], warnings=[_moved_out_of_view(row.kelurahan_code)])
+            return WorkerPayload(worker=of(row, t.Worker.of), errors=problems)
+
+        return await mutate(info, lambda: workers.update(info.context, input.id, changes), payload)
 
     @strawberry.mutation(
         description="Record that a resident moved to another kelurahan of the city. Their enrollments and history "
@@ -144,37 +131,38 @@ class Mutation(PolicyMutation):
                 info.context, worker, input.to_kelurahan_code, input.effective_date, field=field
             )
 
-        result, problems = await unit(info, work)
-        if result is None:
-            return MoveWorkerPayload(move=None, worker=None, errors=errors(problems))
-        worker, move = result
-        still_visible = covers(info.context.principal.scope, worker.kelurahan_code)
-        return MoveWorkerPayload(
-            move=t.WorkerMove.of(move), worker=t.Worker.of(worker) if still_visible else None, errors=[]
-        )
+        def payload(result: Any, problems: list[UserError]) -> MoveWorkerPayload:
+            if result is None:
+                return MoveWorkerPayload(move=None, worker=None, errors=problems)
+            worker, move = result
+            still_visible = covers(info.context.principal.scope, worker.kelurahan_code)
+            return MoveWorkerPayload(
+                move=t.WorkerMove.of(move), worker=t.Worker.of(worker) if still_visible else None, errors=[]
+            )
+
+        return await mutate(info, work, payload)
 
     @strawberry.mutation
     async def propose_enrollment(self, info: Info, input: ProposeEnrollmentInput) -> EnrollmentPayload:
-
-        async def work() -> Any:
-            return await enrollments.propose(
+        return await mutate(
+            info,
+            lambda: enrollments.propose(
                 info.context,
                 worker_gid=input.worker_id,
                 source_code=input.funding_source_code,
                 programmes=[p.value for p in input.programmes],
                 today=info.context.today,
-            )
-
-        row, problems = await unit(info, work)
-        return EnrollmentPayload(enrollment=t.Enrollment.of(row) if row else None, errors=errors(problems))
+            ),
+            _enrollment_payload,
+        )
 
     @strawberry.mutation(description="BPJSTK records its checks, many at once; each item succeeds or fails alone.")
     async def verify_enrollments(self, info: Info, input: list[VerificationResultInput]) -> VerifyEnrollmentsPayload:
-        if len(input) > MAX_BATCH:
-            problem = Problem("BATCH_TOO_LARGE", f"input: at most {MAX_BATCH} items per request.", "input")
+        refused = batch_too_large(input)
+        if refused is not None:
             return VerifyEnrollmentsPayload(
                 outcomes=[
-                    VerificationOutcome(enrollment_id=item.enrollment_id, enrollment=None, errors=errors([problem]))
+                    VerificationOutcome(enrollment_id=item.enrollment_id, enrollment=None, errors=refused)
                     for item in input
                 ]
             )
@@ -185,8 +173,8 @@ class Mutation(PolicyMutation):
             outcomes = []
             for item in input:
 
-                async def work(item: VerificationResultInput = item) -> Any:
-                    return await enrollments.verify(
+                def verify(item: VerificationResultInput = item) -> Awaitable[Any]:
+                    return enrollments.verify(
                         info.context,
                         enrollment_gid=item.enrollment_id,
                         approved=item.approved,
@@ -197,35 +185,30 @@ class Mutation(PolicyMutation):
                         today=today,
                     )
 
-                row, problems = await unit(info, work)
-                outcomes.append(
-                    VerificationOutcome(
-                        enrollment_id=item.enrollment_id,
-                        enrollment=t.Enrollment.of(row) if row else None,
-                        errors=errors(problems),
-                    )
-                )
+                def outcome(row: Any, problems: list[UserError], gid: strawberry.ID = item.enrollment_id) -> Any:
+                    return VerificationOutcome(enrollment_id=gid, enrollment=of(row, t.Enrollment.of), errors=problems)
+
+                outcomes.append(await mutate(info, verify, outcome))
         return VerifyEnrollmentsPayload(outcomes=outcomes)
 
     @strawberry.mutation
     async def terminate_enrollment(self, info: Info, input: TerminateEnrollmentInput) -> EnrollmentPayload:
-
-        async def work() -> Any:
-            return await enrollments.terminate(
+        return await mutate(
+            info,
+            lambda: enrollments.terminate(
                 info.context,
                 enrollment_gid=input.enrollment_id,
                 reason=TerminationReason(input.reason),
                 effective=input.effective_date,
-            )
-
-        row, problems = await unit(info, work)
-        return EnrollmentPayload(enrollment=t.Enrollment.of(row) if row else None, errors=errors(problems))
+            ),
+            _enrollment_payload,
+        )
 
     @strawberry.mutation
     async def record_funding_allocation(self, info: Info, input: FundingAllocationInput) -> FundingSourcePayload:
-
-        async def work() -> Any:
-            return await funding.allocate(
+        return await mutate(
+            info,
+            lambda: funding.allocate(
                 info.context,
                 code=input.code,
                 name=input.name,
@@ -234,45 +217,45 @@ class Mutation(PolicyMutation):
                 legal_basis=input.legal_basis,
                 coverage_start=input.coverage_start,
                 coverage_end=input.coverage_end,
-            )
-
-        row, problems = await unit(info, work)
-        return FundingSourcePayload(funding_source=t.FundingSource.of(row) if row else None, errors=errors(problems))
+            ),
+            lambda row, problems: FundingSourcePayload(funding_source=of(row, t.FundingSource.of), errors=problems),
+        )
 
     @strawberry.mutation
     async def issue_contribution_bill(self, info: Info, input: IssueContributionBillInput) -> ContributionBillPayload:
-
-        async def work() -> Any:
-            return await funding.issue_bill(info.context, source_code=input.funding_source_code, period=input.period)
-
-        row, problems = await unit(info, work)
-        return ContributionBillPayload(bill=t.ContributionBill.of(row) if row else None, errors=errors(problems))
+        return await mutate(
+            info,
+            lambda: billing.issue_bill(info.context, source_code=input.funding_source_code, period=input.period),
+            _bill_payload,
+        )
 
     @strawberry.mutation
     async def record_bill_payment(self, info: Info, input: BillPaymentInput) -> ContributionBillPayload:
-
-        async def work() -> Any:
-            return await funding.pay_bill(
-                info.context,
-                bill_gid=input.bill_id,
-                paid_at=input.paid_at,
-                amount=int(input.amount),
-            )
-
-        row, problems = await unit(info, work)
-        return ContributionBillPayload(bill=t.ContributionBill.of(row) if row else None, errors=errors(problems))
+        return await mutate(
+            info,
+            lambda: billing.pay_bill(
+                info.context, bill_gid=input.bill_id, paid_at=input.paid_at, amount=int(input.amount)
+            ),
+            _bill_payload,
+        )
 
     @strawberry.mutation(
         description="BPJSTK marks LAPSED the active members of every source with 3 or more bills unpaid and past "
         "due on asOf. Running it again changes nothing. Requires enrollment:verify (BPJSTK's own act)."
     )
     async def lapse_overdue_members(self, info: Info, as_of: date) -> LapsePayload:
+        def payload(rows: Any, problems: list[UserError]) -> LapsePayload:
+            lapsed = rows or []
+            return LapsePayload(
+                lapsed_count=len(lapsed), enrollments=[t.Enrollment.of(r) for r in lapsed], errors=problems
+            )
 
-        async def work() -> Any:
-            return await enrollments.lapse(info.context, as_of)
+        return await mutate(info, lambda: billing.lapse(info.context, as_of), payload)
 
-        rows, problems = await unit(info, work)
-        lapsed = rows or []
-        return LapsePayload(
-            lapsed_count=len(lapsed), enrollments=[t.Enrollment.of(r) for r in lapsed], errors=errors(problems)
-        )
+
+def _enrollment_payload(row: Any, problems: list[UserError]) -> EnrollmentPayload:
+    return EnrollmentPayload(enrollment=of(row, t.Enrollment.of), errors=problems)
+
+
+def _bill_payload(row: Any, problems: list[UserError]) -> ContributionBillPayload:
+    return ContributionBillPayload(bill=of(row, t.ContributionBill.of), errors=problems)

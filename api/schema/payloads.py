@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from api.errors import Problem
 from api.schema.types import ContributionBill, Enrollment, FundingSource, Worker, WorkerMove
-from api.services.errors import Problem
 
 
 @strawberry.type(description="A rule the input broke, or a state that forbids the change: returned, not thrown.")

@@ -1,5 +1,6 @@
 """Live policy administration in the graph: the active runtime overrides, and the four mutations that change
-them (pemkot-admin, ``policy:administer``). The rules live in api/policies/store.py, shared with `rentan policy`."""
+them (pemkot-admin, ``policy:administer``). The rules live in api/services/policy_admin.py, shared with
+`rentan policy`."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from datetime import datetime
 import strawberry
 
 from api.ids import to_global_id
-from api.policies import store
 from api.schema.payloads import UserError
 from api.schema.types import Info
+from api.schema.units import mutate, of
+from api.services import policy_admin as store
 from db import models
 
 OverrideKind = strawberry.enum(models.OverrideKind, name="PolicyOverrideKind")
@@ -73,10 +75,9 @@ class PolicyChangePayload:
 
 
 async def _change(info: Info, work: Callable[[], Awaitable[models.PolicyOverride]]) -> PolicyChangePayload:
-    from api.schema.mutation import errors, unit
-
-    row, problems = await unit(info, work)
-    return PolicyChangePayload(override=PolicyOverride.of(row) if row else None, errors=errors(problems))
+    return await mutate(
+        info, work, lambda row, problems: PolicyChangePayload(override=of(row, PolicyOverride.of), errors=problems)
+    )
 
 
 @strawberry.type

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy import select
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from api.ids import parse_global_id
 from api.limits import answer_too_many_requests
@@ -17,7 +15,8 @@ from api.schema import types as t
 from api.schema.access import FIELDS, Needs
 from api.schema.enums import Agency
 from api.schema.inputs import EnrollmentFilter, WorkerFilter
-from api.schema.pagination import Connection, PageArgs, empty_connection, paginate
+from api.schema.lists import list_workers, selected_names
+from api.schema.pagination import Connection, PageArgs, paginate
 from api.schema.policy import PolicyQuery
 from api.schema.summary import (
     KelurahanSummary,
@@ -31,7 +30,6 @@ from db import models
 from db.models import EnrollmentStatus
 
 Info = t.Info
-Selection = SelectedField | FragmentSpread | InlineFragment
 
 # The types `node(id:)` can fetch, each through its scoped loader.
 NODE_LOADERS: dict[str, tuple[str, Callable[[Any], t.Node]]] = {
@@ -43,56 +41,6 @@ NODE_LOADERS: dict[str, tuple[str, Callable[[Any], t.Node]]] = {
     "FundingSource": ("funding_source_by_id", t.FundingSource.of),
     "ContributionBill": ("bill_by_id", t.ContributionBill.of),
 }
-
-
-async def list_workers(
-    info: Info, filter: WorkerFilter | None, page: PageArgs, *, kelurahan_code: str | None = None
-) -> Connection[t.Worker]:
-    f = filter or WorkerFilter()
-    stmt = workers.workers_query(
-        kelurahan_code=kelurahan_code or f.kelurahan_code,
-        kecamatan_code=f.kecamatan_code,
-        occupation=f.occupation,
-        enrollment_status=f.enrollment_status,
-        name_contains=f.name_contains,
-    )
-    if kelurahan_code and f.kelurahan_code and f.kelurahan_code != kelurahan_code:
-        return empty_connection()
-    connection = await paginate(info.context, stmt, models.Worker.id, "Worker", page, t.Worker.of)
-    await _prefetch_relations(info, [edge.node.row for edge in connection.edges])
-    return connection
-
-
-async def _prefetch_relations(info: Info, rows: list[models.Worker]) -> None:
-    """Loads the relations the query asks of the page's workers now, in the same statements their loaders would
-    have run, so that each worker's fields then resolve without awaiting (loaders.now_or_later)."""
-    if not rows:
-        return
-    [connection_field] = info.selected_fields  # the field resolving: workers, or a kelurahan's workers
-    wanted = selected_names(connection_field.selections, ("edges", "node"))
-    loaders = info.context.loaders
-    pending: list[Awaitable[Any]] = []
-    if "kelurahan" in wanted:
-        pending.append(loaders.kelurahan_by_code.load_many({r.kelurahan_code for r in rows}))
-    if wanted & {"enrollments", "currentEnrollment"}:
-        pending.append(loaders.enrollments_by_worker.load_many([r.id for r in rows]))
-    if pending:
-        await asyncio.gather(*pending)
-
-
-def selected_names(selections: Sequence[Selection], path: tuple[str, ...]) -> set[str]:
-    """The names of the fields selected at ``path`` below ``selections`` (through fragments, and whatever their
-    directives: at worst a relation is loaded that a skipped field does not show)."""
-    found: set[str] = set()
-    for selection in selections:
-        if isinstance(selection, SelectedField):
-            if not path:
-                found.add(selection.name)
-            elif selection.name == path[0]:
-                found |= selected_names(selection.selections, path[1:])
-            continue
-        found |= selected_names(selection.selections, path)
-    return found
 
 
 @strawberry.type
@@ -143,7 +91,7 @@ class Query(PolicyQuery):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[t.Worker]:
-        return await list_workers(info, filter, PageArgs(first, after, last, before))
+        return await list_workers(info, filter, PageArgs(first, after, last, before), t.Worker.of)
 
     @strawberry.field(description="A worker by full NIK; null when absent or outside your scope.")
     async def worker_by_nik(self, info: Info, nik: str) -> t.Worker | None:

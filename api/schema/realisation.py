@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from api.reads import realisation as service
 from api.schema.scalars import Rupiah
-from api.services import realisation as service
 
 
 @strawberry.type(description="One month of coverage: what was (or would be) billed, and what was paid.")

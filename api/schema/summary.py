@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from api.reads import realisation as service
 from api.schema.enums import Occupation
 from api.schema.realisation import Realisation
 from api.schema.types import FundingSource, Info, Kelurahan
-from api.services import realisation as service
 from api.services.summary import Tally
 from db.models import EnrollmentStatus
 

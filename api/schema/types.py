@@ -14,6 +14,8 @@ import strawberry
 
 from api.context import Context
 from api.ids import to_global_id
+from api.reads.loaders import now_or_later
+from api.rules.billing import is_overdue, remaining
 from api.schema.enums import (
     Agency,
     BillStatus,
@@ -25,11 +27,11 @@ from api.schema.enums import (
     TerminationReason,
     VerificationCheckKind,
 )
-from api.schema.loaders import now_or_later
+from api.schema.lists import list_workers
 from api.schema.pagination import Connection, PageArgs
 from api.schema.realisation import Realisation
 from api.schema.scalars import Rupiah
-from api.services import funding as funding_service
+from api.services import billing
 from db import models
 
 if TYPE_CHECKING:
@@ -113,9 +115,8 @@ class Kelurahan(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Worker]:
-        from api.schema.query import list_workers
-
-        return await list_workers(info, filter, PageArgs(first, after, last, before), kelurahan_code=self.code)
+        page = PageArgs(first, after, last, before)
+        return await list_workers(info, filter, page, Worker.of, kelurahan_code=self.code)
 
 
 @strawberry.type
@@ -340,14 +341,14 @@ class FundingSource(Node):
     @strawberry.field(description="Allocated minus billed: what is still free to commit.")
     async def remaining(self, info: Info) -> Rupiah:
         figures = await info.context.loaders.funding_figures.load(self.row.id)
-        return Rupiah(funding_service.remaining(self.row.allocated, figures.billed))
+        return Rupiah(remaining(self.row.allocated, figures.billed))
 
     @strawberry.field(
         description="Active members who would lapse if one more bill went unpaid: all of them when the source has "
         "exactly 2 bills unpaid and past due today, else 0 (members within your scope)."
     )
     async def members_at_risk(self, info: Info) -> int:
-        return await funding_service.members_at_risk(info.context, self.row.id, info.context.today)
+        return await billing.members_at_risk(info.context, self.row.id, info.context.today)
 
     @strawberry.field(description="Month by month billed, paid and projected, through the coverage end.")
     async def realisation(self, info: Info) -> Realisation:
@@ -385,7 +386,7 @@ class ContributionBill(Node):
 
     @strawberry.field
     def overdue(self, info: Info) -> bool:
-        return funding_service.is_overdue(self.row, info.context.today)
+        return is_overdue(self.row, info.context.today)
 
     @strawberry.field
     async def funding_source(self, info: Info) -> FundingSource:

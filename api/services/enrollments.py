@@ -1,22 +1,22 @@
-"""The enrollment lifecycle: proposal by Pemkot or a kelurahan, verification by BPJSTK, termination.
-
-Transitions (one table, checked in one place):
-PROPOSED -> ACTIVE | REJECTED; ACTIVE -> LAPSED | TERMINATED; LAPSED -> ACTIVE | TERMINATED.
-"""
+"""The enrollment lifecycle: proposal by Pemkot or a kelurahan, verification by BPJSTK, termination. Its rules
+(which status may follow which, age) are api/rules/lifecycle.py's; lapse and reactivation are billing's."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import Select, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.context import Context
+from api.errors import Problem, Refused, not_found
 from api.ids import parse_global_id, require_id, to_global_id
+from api.rules.billing import remaining
+from api.rules.contributions import budget_shortfall, monthly_contribution
+from api.rules.lifecycle import FUNDED_PROGRAMMES, S, age_on, check_transition
+from api.rules.months import months_inclusive, next_month_start
 from api.services import funding
-from api.services.contributions import budget_shortfall, monthly_contribution, months_inclusive
-from api.services.errors import Problem, Refused, not_found
 from api.services.funding import source_by_code
 from api.services.workers import visible_worker
 from db.base import utcnow
@@ -31,28 +31,6 @@ from db.models import (
     VerificationCheckKind,
     Worker,
 )
-
-S = EnrollmentStatus
-TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
-    S.PROPOSED: frozenset({S.ACTIVE, S.REJECTED}),
-    S.ACTIVE: frozenset({S.LAPSED, S.TERMINATED}),
-    S.LAPSED: frozenset({S.ACTIVE, S.TERMINATED}),
-    S.REJECTED: frozenset(),
-    S.TERMINATED: frozenset(),
-}
-# Programmes a city scheme pays for (JHT, old-age savings, is the worker's own).
-FUNDED_PROGRAMMES = frozenset({"JKK", "JKM"})
-
-
-def check_transition(current: EnrollmentStatus, target: EnrollmentStatus, field: str) -> None:
-    if target not in TRANSITIONS[current]:
-        raise Refused(
-            Problem(
-                "INVALID_TRANSITION",
-                f"{field}: the enrollment is {current.value}; it cannot become {target.value}.",
-                field,
-            )
-        )
 
 
 def enrollments_query(
@@ -87,14 +65,6 @@ async def visible_enrollment(ctx: Context, enrollment_id: int, field: str) -> En
     if enrollment is None:
         raise Refused(not_found(field, "enrollment"))
     return enrollment
-
-
-def age_on(birth_date: date, day: date) -> int:
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
-
-
-def next_month_start(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes: list[str], today: date) -> Enrollment:
@@ -157,7 +127,7 @@ async def _check_budget(ctx: Context, source: FundingSource, start: date, contri
     months = months_inclusive(start, end)
     members, committed = await funding.source_commitment(ctx, source)
     billed = (await ctx.loaders.funding_figures.load(source.id)).billed
-    free = funding.remaining(source.allocated, billed)
+    free = remaining(source.allocated, billed)
     over = budget_shortfall(committed_monthly=committed, new_monthly=contribution, months=months, remaining=free)
     if over > 0:
         need = (committed + contribution) * months
@@ -304,93 +274,3 @@ async def terminate(ctx: Context, *, enrollment_gid: str, reason: TerminationRea
     )
     return enrollment
 
-
-async def _move_members(
-    ctx: Context,
-    *,
-    sources: Select[int] | list[int],
-    current: EnrollmentStatus,
-    target: EnrollmentStatus,
-    action: str,
-    detail: str,
-) -> list[Enrollment]:
-    """Move the visible ``current`` members of ``sources`` to ``target``, one audit event each.
-
-    Set-based: one select (ids and kelurahan, for the audit) and one conditional UPDATE per chunk, so that a
-    source of thousands does not cost a statement per member, and a member changed meanwhile is left alone.
-    """
-    check_transition(current, target, "enrollmentId")
-    rows = (
-        await ctx.db.execute(
-            select(Enrollment.id, Worker.kelurahan_code)
-            .join(Worker, Worker.id == Enrollment.worker_id)
-            .where(Enrollment.status == current, Enrollment.funding_source_id.in_(sources))
-            .order_by(Enrollment.id)
-        )
-    ).all()
-    region = {int(eid): str(code) for eid, code in rows}
-    moved: list[Enrollment] = []
-    ids = list(region)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        changed = (
-            (
-                await ctx.db.execute(
-                    update(Enrollment)
-                    .where(Enrollment.id.in_(chunk), Enrollment.status == current)
-                    .values(status=target)
-                    .returning(Enrollment.id)
-                    .execution_options(synchronize_session=False)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if not changed:
-            continue
-        moved += await ctx.db.scalars(
-            select(Enrollment)
-            .where(Enrollment.id.in_(changed))
-            .order_by(Enrollment.id)
-            .execution_options(populate_existing=True)
-        )
-    for enrollment in moved:
-        ctx.audit(
-            action,
-            target_id=to_global_id("Enrollment", enrollment.id),
-            region_code=region[enrollment.id],
-            detail=detail,
-        )
-    return moved
-
-
-async def lapse(ctx: Context, as_of: date) -> list[Enrollment]:
-    """BPJSTK marks lapsed the ACTIVE members of every source with ``UNPAID_MONTHS_TO_LAPSE`` (3) or more bills
-    unpaid and past due on ``as_of``; each gets an ``enrollment:lapse`` audit event. Running it again changes
-    nothing (only ACTIVE members move). Members the caller's scope does not show are not touched.
-    """
-    return await _move_members(
-        ctx,
-        sources=funding.overdue_sources(as_of),
-        current=S.ACTIVE,
-        target=S.LAPSED,
-        action="enrollment:lapse",
-        detail=f"as_of={as_of};unpaid_months>={funding.UNPAID_MONTHS_TO_LAPSE}",
-    )
-
-
-async def reactivate_if_paid_up(ctx: Context, source_id: int, as_of: date) -> list[Enrollment]:
-    """After a payment: when the source has fewer than ``UNPAID_MONTHS_TO_LAPSE`` bills unpaid and past due on
-    ``as_of``, its LAPSED members (as the payer's scope shows them) return to ACTIVE, each with an
-    ``enrollment:reactivate`` audit event: the domain's reactivation by paying the arrears, recorded."""
-    unpaid = await funding.overdue_bill_count(ctx, source_id, as_of)
-    if unpaid >= funding.UNPAID_MONTHS_TO_LAPSE:
-        return []
-    return await _move_members(
-        ctx,
-        sources=[source_id],
-        current=S.LAPSED,
-        target=S.ACTIVE,
-        action="enrollment:reactivate",
-        detail=f"as_of={as_of};unpaid_months={unpaid}",
-    )

@@ -1,89 +1,21 @@
-"""Funding sources and contribution bills: allocations, monthly bills, payments, realisation figures."""
+"""Funding sources: allocations (and revisions), finding a source, what its members commit. Bills are billing's."""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.context import Context
-from api.ids import require_id, to_global_id
-from api.services import validation
-from api.services.errors import Problem, Refused, not_found
-from db.models import BillStatus, ContributionBill, Enrollment, EnrollmentStatus, FundingSource
-from db.reference import public_holidays
+from api.errors import Problem, Refused
+from api.ids import to_global_id
+from api.rules import validation
+from db.models import ContributionBill, Enrollment, EnrollmentStatus, FundingSource
 from db.scoping import FOR_WRITE, RowScope, region_level
 
 _SOURCE_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{1,39}")
-_PERIOD = re.compile(r"(\d{4})-(\d{2})")
-DUE_DAY = 15
-# After this many months unpaid a BPU member becomes non-active (the domain's "3 months unpaid -> lapse").
-UNPAID_MONTHS_TO_LAPSE = 3
-
-
-def remaining(allocated: int, billed: int) -> int:
-    """What is still free to commit: an issued bill is an obligation, paid or not."""
-    return allocated - billed
-
-
-def due_date(period_start: date) -> date:
-    """The 15th of the month covered, moved to the next working day past weekends and public holidays."""
-    due = period_start.replace(day=DUE_DAY)
-    holidays = public_holidays()
-    while due.weekday() >= 5 or due in holidays:
-        due += timedelta(days=1)
-    return due
-
-
-def is_overdue(bill: ContributionBill, today: date) -> bool:
-    return bill.status == BillStatus.ISSUED and today > bill.due_date
-
-
-def overdue_sources(as_of: date, *, at_least: int = UNPAID_MONTHS_TO_LAPSE) -> Select[int]:
-    """Ids of the sources with ``at_least`` bills still ISSUED (unpaid) and past due on ``as_of``: one aggregate."""
-    return (
-        select(ContributionBill.funding_source_id)
-        .where(ContributionBill.status == BillStatus.ISSUED, ContributionBill.due_date < as_of)
-        .group_by(ContributionBill.funding_source_id)
-        .having(func.count(ContributionBill.id) >= at_least)
-    )
-
-
-async def overdue_bill_count(ctx: Context, source_id: int, as_of: date) -> int:
-    """How many of a source's bills are unpaid and past due on ``as_of`` (the same rule as ``is_overdue``)."""
-    count = await ctx.db.scalar(
-        select(func.count(ContributionBill.id)).where(
-            ContributionBill.funding_source_id == source_id,
-            ContributionBill.status == BillStatus.ISSUED,
-            ContributionBill.due_date < as_of,
-        )
-    )
-    return int(count or 0)
-
-
-async def members_at_risk(ctx: Context, source_id: int, as_of: date) -> int:
-    """ACTIVE members of the source who would lapse if one more bill went unpaid: all of them when the source
-    has exactly ``UNPAID_MONTHS_TO_LAPSE - 1`` unpaid past-due bills on ``as_of``, else none. One statement;
-    the members counted are those the caller's scope shows (a city-wide reader sees the whole source)."""
-    unpaid = (
-        select(func.count(ContributionBill.id))
-        .where(
-            ContributionBill.funding_source_id == source_id,
-            ContributionBill.status == BillStatus.ISSUED,
-            ContributionBill.due_date < as_of,
-        )
-        .scalar_subquery()
-    )
-    count = await ctx.db.scalar(
-        select(func.count(Enrollment.id)).where(
-            Enrollment.funding_source_id == source_id,
-            Enrollment.status == EnrollmentStatus.ACTIVE,
-            unpaid == UNPAID_MONTHS_TO_LAPSE - 1,
-        )
-    )
-    return int(count or 0)
 
 
 async def source_commitment(ctx: Context, source: FundingSource) -> tuple[int, int]:
@@ -214,125 +146,3 @@ async def allocate(
     )
     return source
 
-
-def _period_bounds(period: str) -> tuple[date, date] | None:
-    m = _PERIOD.fullmatch(period)
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        return None
-    start = date(int(m.group(1)), int(m.group(2)), 1)
-    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    return start, end
-
-
-def month_bounds(period: str) -> tuple[date, date]:
-    """First and last day of a well-formed YYYY-MM period (one read from the database)."""
-    bounds = _period_bounds(period)
-    if bounds is None:
-        raise ValueError(f"not a YYYY-MM period: {period!r}")
-    return bounds
-
-
-def months_between(start: date, end: date) -> list[str]:
-    """The YYYY-MM periods from the month of ``start`` to the month of ``end``, both included."""
-    periods, year, month = [], start.year, start.month
-    while (year, month) <= (end.year, end.month):
-        periods.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return periods
-
-
-def covered_in(start: date, end: date) -> tuple[ColumnElement[bool], ...]:
-    """THE rule of who a month's bill counts: members active now, or terminated during or after the month,
-    whose coverage overlaps it. Lapsed members are not billed while lapsed. Realisation projects with it too."""
-    return (
-        Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.TERMINATED]),
-        Enrollment.coverage_start <= end,
-        Enrollment.coverage_end >= start,
-        or_(Enrollment.terminated_on.is_(None), Enrollment.terminated_on >= start),
-    )
-
-
-async def issue_bill(ctx: Context, *, source_code: str, period: str) -> ContributionBill:
-    """Bill one month of a source: the members active in that month, at their contributions."""
-    bounds = _period_bounds(period)
-    if bounds is None:
-        raise Refused(Problem("INVALID_PERIOD", "period: a month as YYYY-MM, e.g. 2025-04.", "period"))
-    start, end = bounds
-    # A bill counts every member of the source: only an issuer whose scope covers the source's region may issue it.
-    source = await source_by_code(ctx, source_code, "fundingSourceCode", to_change=True)
-    if source.coverage_start and source.coverage_end and not (source.coverage_start <= start <= source.coverage_end):
-        raise Refused(Problem("OUTSIDE_COVERAGE", "period: outside the source's coverage period.", "period"))
-    existing = await ctx.db.scalars(
-        select(ContributionBill).where(
-            ContributionBill.funding_source_id == source.id, ContributionBill.period == period
-        )
-    )
-    if existing:
-        raise Refused(Problem("ALREADY_BILLED", f"period: {period} is already billed for {source_code}.", "period"))
-    count, amount = (
-        await ctx.db.execute(
-            select(func.count(Enrollment.id), func.coalesce(func.sum(Enrollment.monthly_contribution), 0)).where(
-                Enrollment.funding_source_id == source.id, *covered_in(start, end)
-            )
-        )
-    ).one()
-    bill = ContributionBill(
-        funding_source_id=source.id,
-        period=period,
-        participants=int(count),
-        amount=int(amount),
-        status=BillStatus.ISSUED,
-        due_date=due_date(start),
-        issued_by=ctx.principal.subject,
-    )
-    ctx.db.add(bill)
-    try:
-        await ctx.db.flush()
-    except IntegrityError as exc:  # a concurrent issue of the same month won the unique (source, period)
-        raise Refused(
-            Problem("ALREADY_BILLED", f"period: {period} is already billed for {source_code}.", "period")
-        ) from exc
-    ctx.audit(
-        "bill:issue",
-        target_id=to_global_id("ContributionBill", bill.id),
-        region_code=source.region_code,
-        detail=f"source={source_code};period={period};participants={count};amount={amount}",
-    )
-    return bill
-
-
-async def pay_bill(ctx: Context, *, bill_gid: str, paid_at: datetime, amount: int) -> ContributionBill:
-    # Found as a row to change: a city's bill is not there for a scope inside the city (db/scoping.py).
-    bills = await ctx.db.scalars(
-        select(ContributionBill)
-        .where(ContributionBill.id == require_id(bill_gid, "ContributionBill", "billId"))
-        .execution_options(**FOR_WRITE)
-    )
-    if not bills:
-        raise Refused(not_found("billId", "contribution bill"))
-    bill: ContributionBill = bills[0]
-    if paid_at.tzinfo is None:
-        raise Refused(Problem("INVALID_DATE", "paidAt: give a time zone, e.g. 2025-05-10T09:00:00+07:00.", "paidAt"))
-    if paid_at > ctx.now + timedelta(minutes=5):
-        raise Refused(Problem("INVALID_DATE", "paidAt: a payment cannot be recorded in the future.", "paidAt"))
-    if bill.status == BillStatus.PAID:
-        if bill.paid_amount == amount and bill.paid_at == paid_at:
-            return bill  # the same payment recorded again: nothing to do twice
-        raise Refused(Problem("ALREADY_PAID", "billId: this bill is already paid.", "billId"))
-    if amount != bill.amount:
-        raise Refused(Problem("AMOUNT_MISMATCH", f"amount: must equal the bill's amount, Rp{bill.amount}.", "amount"))
-    bill.status, bill.paid_at, bill.paid_amount, bill.paid_by = BillStatus.PAID, paid_at, amount, ctx.principal.subject
-    await ctx.db.flush()
-    # Paying arrears reactivates the source's lapsed members once fewer than three bills remain overdue.
-    from api.services.enrollments import reactivate_if_paid_up  # enrollments imports this module
-
-    await reactivate_if_paid_up(ctx, bill.funding_source_id, ctx.today)
-    source = await ctx.loaders.funding_source_by_id.load(bill.funding_source_id)
-    assert source is not None, "a visible bill's funding source is always visible"
-    ctx.audit(
-        "bill:pay",
-        target_id=to_global_id("ContributionBill", bill.id),
-        region_code=source.region_code,
-        detail=f"period={bill.period};amount={amount}",
-    )
-    return bill

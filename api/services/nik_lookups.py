@@ -70,8 +70,9 @@ def miss_limit(ctx: Context) -> MissLimit | None:
     per_hour = ctx.settings.nik_lookup_misses_per_hour
     if per_hour <= 0:
         return None
-    by_rate = _limits.setdefault(ctx.engine, {})
+    primary = ctx.session.primary
+    by_rate = _limits.setdefault(primary, {})
     limit = by_rate.get(per_hour)
     if limit is None:
-        limit = by_rate[per_hour] = MissLimit(ctx.engine, per_hour)
+        limit = by_rate[per_hour] = MissLimit(primary, per_hour)
     return limit

@@ -11,10 +11,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from api.context import Context
+from api.errors import Problem, Refused, not_found
 from api.ids import require_id, to_global_id
-from api.services import nik_lookups, validation
-from api.services.errors import Problem, Refused, not_found
-from api.services.nik import nik_problems, nik_warnings
+from api.rules import validation
+from api.rules.nik import nik_problems, nik_warnings
+from api.services import nik_lookups
 from db.base import utcnow
 from db.models import (
     Enrollment,

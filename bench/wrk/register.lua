@@ -1,7 +1,7 @@
 -- Q4: register a resident, a new valid NIK every request, distinct across requests, threads and runs.
 --   wrk -t1 -c32 -d10s -s bench/wrk/register.lua URL -- BODY_TEMPLATE.json TOKEN_FILE RUN
 -- The template's "@NIK@" and "@BIRTH@" are replaced. NIK = 51 (Bali: a valid province that no seeded NIK uses)
--- + RUN as 4 digits + birth date DDMMYY (a man's, matching birthDate) + serial 0001-9999 (api/services/nik.py).
+-- + RUN as 4 digits + birth date DDMMYY (a man's, matching birthDate) + serial 0001-9999 (api/rules/nik.py).
 -- Thread t sends numbers t, t + 100, t + 200, ... so that threads never meet (at most 100 threads).
 package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
 local report = require("report")

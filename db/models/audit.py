@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, UTCDateTime, utcnow
+from db.base import Base, InRegion, OwnedBySubject, UTCDateTime, utcnow
 
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    __scope__ = InRegion("region_code")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -30,6 +31,7 @@ class IdempotencyKey(Base):
     """A client-chosen key remembered with the result it produced, so that a retried request acts once."""
 
     __tablename__ = "idempotency_keys"
+    __scope__ = OwnedBySubject("subject")
     __table_args__ = (UniqueConstraint("subject", "operation", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Boolean, Date, Enum, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, UTCDateTime, utcnow
+from db.base import Base, ThroughParent, UTCDateTime, utcnow
 
 
 class EnrollmentStatus(enum.StrEnum):
@@ -49,6 +49,8 @@ class VerificationCheckKind(enum.StrEnum):
 
 class Enrollment(Base):
     __tablename__ = "enrollments"
+    # Its worker's region, not its funding source's: a kelurahan office sees the enrollments of its residents.
+    __scope__ = ThroughParent("worker_id", probe="exists")
     __table_args__ = (
         # At most one open enrollment per worker, enforced by the database so that concurrent proposals
         # cannot both win (a partial unique index: both SQLite and PostgreSQL have them).
@@ -88,6 +90,7 @@ class Enrollment(Base):
 
 class VerificationCheck(Base):
     __tablename__ = "verification_checks"
+    __scope__ = ThroughParent("enrollment_id", probe="in")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), index=True)

@@ -8,11 +8,12 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, UTCDateTime, utcnow
+from db.base import Base, InOrAboveRegion, ThroughParent, UTCDateTime, utcnow
 
 
 class FundingSource(Base):
     __tablename__ = "funding_sources"
+    __scope__ = InOrAboveRegion("region_code")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -36,6 +37,7 @@ class BillStatus(enum.StrEnum):
 
 class ContributionBill(Base):
     __tablename__ = "contribution_bills"
+    __scope__ = ThroughParent("funding_source_id", probe="in")
     __table_args__ = (UniqueConstraint("funding_source_id", "period"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,11 +10,15 @@ from __future__ import annotations
 from sqlalchemy import Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base
+from db.base import Base, Unscoped
 
 
 class RateLimitBucket(Base):
     __tablename__ = "rate_limit_buckets"
+    __scope__ = Unscoped(
+        "never read by a request session: api/limits.py reaches it with Core statements on the engine, one row"
+        " per token subject, which holds no region code and no reference to a scoped row"
+    )
 
     subject: Mapped[str] = mapped_column(String(120), primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)

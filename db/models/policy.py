@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, UTCDateTime, utcnow
+from db.base import Base, InOrAboveRegion, UTCDateTime, utcnow
 
 
 class OverrideKind(enum.StrEnum):
@@ -25,6 +25,7 @@ class OverrideKind(enum.StrEnum):
 
 class PolicyOverride(Base):
     __tablename__ = "policy_overrides"
+    __scope__ = InOrAboveRegion("region_code")
     __table_args__ = (
         CheckConstraint(
             "(kind IN ('grant', 'revoke') AND role IS NOT NULL AND resource IS NOT NULL AND action IS NOT NULL"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from db.base import Base
+from db.base import Base, InOrAboveRegion
 
 
 class City(Base):
     __tablename__ = "cities"
+    __scope__ = InOrAboveRegion("code")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(4), unique=True)
@@ -20,6 +21,7 @@ class City(Base):
 
 class Kecamatan(Base):
     __tablename__ = "kecamatan"
+    __scope__ = InOrAboveRegion("code")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(6), unique=True)
@@ -34,6 +36,7 @@ class Kelurahan(Base):
     """A kelurahan (urban village, code 1xxx) or, at province scale, a desa (2xxx)."""
 
     __tablename__ = "kelurahan"
+    __scope__ = InOrAboveRegion("code")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(10), unique=True)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, UTCDateTime, utcnow
+from db.base import Base, InRegion, ThroughParent, UTCDateTime, utcnow
 
 
 class Sex(enum.StrEnum):
@@ -34,6 +34,7 @@ class Occupation(enum.StrEnum):
 
 class Worker(Base):
     __tablename__ = "workers"
+    __scope__ = InRegion("kelurahan_code")
     # A kelurahan's keyset pages, read in id order (and its counts): db/explain/README.md.
     __table_args__ = (Index("ix_workers_kelurahan_code_id", "kelurahan_code", "id"),)
 
@@ -59,6 +60,8 @@ class WorkerMove(Base):
     kelurahan (which is what scopes it and its enrollments from then on); this row keeps the history."""
 
     __tablename__ = "worker_moves"
+    # Its worker's current kelurahan (not from/to): the history follows the worker.
+    __scope__ = ThroughParent("worker_id", probe="exists")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)

@@ -1,16 +1,18 @@
-"""`rentan client ...`: sheets in and out of a running API, with the token in RENTAN_TOKEN.
+"""`rentan-client ...` (or `rentan client ...`): sheets in and out of a running API, with the token in RENTAN_TOKEN.
 
 Exit codes, the same for every command: 0 when everything went through; 1 when the server was reached but some
 rows were refused or invalid (the report lists each one), or what was asked is not visible to the token's role;
 2 for a usage or connection problem (bad file, missing column, no token, server unreachable, token refused).
 
-Heavy imports (openpyxl, gql, the model enums) happen inside the commands: `rentan --help` and the server's own
-commands do not pay for them.
+Heavy imports (openpyxl, gql, rich) happen inside the commands: `rentan --help` and the server's own commands do
+not pay for them, and a machine without the client's extra (`pip install "rentan[client]"`) is told to install it
+instead of failing on an import.
 """
 
 from __future__ import annotations
 
 import enum
+import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +29,10 @@ client_app = typer.Typer(
 
 T = TypeVar("T")
 
+INSTALL_HINT = 'pip install "rentan[client]"'
+# The modules of the `client` extra (pyproject.toml) the commands import, and the requirement bringing each.
+EXTRAS = {"gql": "gql[httpx]", "httpx": "gql[httpx]", "openpyxl": "openpyxl", "rich": "rich"}
+
 
 class SheetKind(enum.StrEnum):
     workers = "workers"
@@ -40,7 +46,7 @@ class ExportKind(enum.StrEnum):
 
 
 URL_OPTION = typer.Option("--url", help="The API's /graphql endpoint; default RENTAN_URL, else localhost:8000.")
-# 1000: the server's ceiling per batch mutation (api.client.imports.MAX_BATCH, not imported here to keep this light).
+# 1000: the server's ceiling per batch mutation (client.imports.MAX_BATCH, not imported here to keep this light).
 BATCH_OPTION = typer.Option("--batch", min=1, max=1000, help="Rows per request (the server takes at most 1000).")
 
 
@@ -52,10 +58,14 @@ def _fail(message: str, code: int) -> typer.Exit:
 @contextmanager
 def _failures() -> Iterator[None]:
     """ClientFailure, SheetError and a request the server failed as a whole become a one-line message and exit
-    code 2; NotVisible exit code 1. (Imports never let a failed request through: they split it, row by row.)"""
-    from api.client.connection import ClientFailure, QueryFailed
-    from api.client.exports import NotVisible
-    from api.client.sheets import SheetError
+    code 2; NotVisible exit code 1. (Imports never let a failed request through: they split it, row by row.)
+    Every command passes here first: without the client's extra installed, it says how to install it (exit 2)."""
+    missing = sorted({requirement for module, requirement in EXTRAS.items() if not _importable(module)})
+    if missing:
+        raise _fail(f"{', '.join(missing)} missing: install the file client with {INSTALL_HINT}", 2)
+    from client.connection import ClientFailure, QueryFailed
+    from client.exports import NotVisible
+    from client.sheets import SheetError
 
     try:
         yield
@@ -67,8 +77,15 @@ def _failures() -> Iterator[None]:
         raise _fail(str(exc), 1) from None
 
 
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder refusing it, or a module object without a spec
+        return False
+
+
 def _with_api(url: str | None, work: Callable[..., T]) -> T:
-    from api.client.connection import connect
+    from client.connection import connect
 
     with connect(url) as api:
         return work(api)
@@ -95,8 +112,8 @@ def template(
 
     A CSV holds the header row; an XLSX also has Text-formatted columns, dropdowns and a README sheet.
     """
-    from api.client.columns import VERIFICATIONS, WORKERS
-    from api.client.sheets import write_template
+    from client.columns import VERIFICATIONS, WORKERS
+    from client.sheets import write_template
 
     _check_suffix(output, "-o")
     with _failures():
@@ -119,8 +136,8 @@ def import_workers(
     row is REGISTERED or ALREADY_REGISTERED, 1 when any is REFUSED or INVALID (the report says why, with the
     column and the rule), 2 on a usage or connection error.
     """
-    from api.client import imports
-    from api.client.progress import Bar
+    from client import imports
+    from client.progress import Bar
 
     report_path = report or imports.default_report_path(file)
     _check_report(file, report_path)
@@ -144,8 +161,8 @@ def import_verifications(
     Each row succeeds or fails alone; sending the same sheet again changes nothing. Exit 0 when every row is
     VERIFIED or REJECTED, 1 when any is REFUSED or INVALID, 2 on a usage or connection error.
     """
-    from api.client import imports
-    from api.client.progress import Bar
+    from client import imports
+    from client.progress import Bar
 
     report_path = report or imports.default_report_path(file)
     _check_report(file, report_path)
@@ -173,8 +190,8 @@ def export(
 
     NIKs come out as the server shows them to your role (masked or full), contact fields your role may not read
     as empty cells. Exit 1 when the realisation is not visible to your role."""
-    from api.client import exports
-    from api.client.progress import Bar
+    from client import exports
+    from client.progress import Bar
 
     _check_suffix(output, "-o")
     with _failures():
@@ -192,3 +209,7 @@ def export(
             with Bar("exporting") as bar:
                 summary = _with_api(url, lambda api: exports.export_list(api, kind.value, output, filter_input, bar))
     typer.echo(summary.line(), err=True)
+
+
+if __name__ == "__main__":
+    client_app()

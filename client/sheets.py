@@ -1,7 +1,7 @@
 """Sheets in and out: XLSX through openpyxl, CSV through the csv module, and the empty templates.
 
 What a column *means* (its name, whether it is required, how a cell is parsed, the rule a person reads) is
-declared once, in ``api.client.columns``; this module only moves cells between files and Python values, so the
+declared once, in ``client.columns``; this module only moves cells between files and Python values, so the
 reader, the templates and the reports cannot disagree about a column.
 """
 

@@ -1,19 +1,16 @@
 """`rentan policy`: runtime policy changes from the server's shell, straight on the database.
 
-The same service as the GraphQL mutations (api/policies/store.py): the same rules, an audit event under the actor
+The same service as the GraphQL mutations (api/services/policy_admin.py): the same rules, an audit event under the actor
 ``rentan-cli`` (agency PEMKOT) and the same change signal, so every running server applies it within a second.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
-
-from api.settings import get_settings
 
 policy_app = typer.Typer(
     help="Grant or revoke a role's permission, suspend or reinstate a subject, at runtime (audited).",
@@ -45,35 +42,14 @@ def _run(change: Callable[[Any], Awaitable[Any]], mutation: str | None = None) -
     """Run one change as ``rentan-cli`` in one transaction, asking first what the graph asks of ``mutation``;
     on refusal print the problems and exit 1."""
     from api.auth import Principal
-    from api.context import Context
-    from api.policies.authorizer import Authorizer, Forbidden
-    from api.schema.guards import require_mutation
-    from api.services.errors import Refused
-    from db.session import create_engine
+    from api.commands import run_as
+    from api.errors import Refused
+    from api.policies.authorizer import Forbidden
+
+    principal = Principal(subject=ACTOR, role="pemkot-admin", agency="PEMKOT", scope=(_region["code"],))
 
     async def main() -> Any:
-        settings = get_settings()
-        engine = create_engine(settings.database_url)
-        ctx = Context(
-            principal=Principal(subject=ACTOR, role="pemkot-admin", agency="PEMKOT", scope=(_region["code"],)),
-            settings=settings,
-            authorizer=Authorizer(),
-            engine=engine,
-            request_id=f"cli-{uuid.uuid4().hex}",
-            writable=True,
-        )
-        committed = False
-        try:
-            if mutation is not None:
-                require_mutation(ctx, mutation)
-            result = await change(ctx)
-            await ctx.finish(commit=True)
-            committed = True
-            return result
-        finally:
-            if not committed:
-                await ctx.finish(commit=False)
-            await engine.dispose()
+        return await run_as(principal, mutation, change)
 
     try:
         return asyncio.run(main())
@@ -102,7 +78,7 @@ def _done(verb: str, row: Any) -> None:
 def list_overrides() -> None:
     """The runtime changes in force over api/policies/policy.csv for --region (made for it, inside it or over it),
     one per line, tab-separated: id, kind, region, role and permission (or subject), author, time, reason."""
-    from api.policies import store
+    from api.services import policy_admin as store
 
     rows = _run(store.active_rows)
     for r in rows:
@@ -121,7 +97,7 @@ def grant(
     reason: Reason,
 ) -> None:
     """Let ROLE perform PERMISSION (or lift an earlier revoke of it)."""
-    from api.policies import store
+    from api.services import policy_admin as store
 
     resource, action = _permission(permission)
     row = _run(
@@ -137,7 +113,7 @@ def revoke(
     reason: Reason,
 ) -> None:
     """Take PERMISSION from ROLE (or lift an earlier grant of it)."""
-    from api.policies import store
+    from api.services import policy_admin as store
 
     resource, action = _permission(permission)
     row = _run(
@@ -152,7 +128,7 @@ def suspend(
     reason: Reason,
 ) -> None:
     """Refuse SUBJECT every permission, whatever its role, until reinstated."""
-    from api.policies import store
+    from api.services import policy_admin as store
 
     _done("suspended", _run(lambda ctx: store.suspend(ctx, subject=subject, reason=reason), "suspendSubject"))
 
@@ -163,6 +139,6 @@ def reinstate(
     reason: Reason,
 ) -> None:
     """Lift SUBJECT's suspension."""
-    from api.policies import store
+    from api.services import policy_admin as store
 
     _done("reinstated", _run(lambda ctx: store.reinstate(ctx, subject=subject, reason=reason), "reinstateSubject"))

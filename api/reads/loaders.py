@@ -14,8 +14,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 from strawberry.dataloader import DataLoader
 
-from api.context import Db
-from api.services import realisation
+from api.reads import realisation
+from api.session import Db
 from db.models import (
     BillStatus,
     City,

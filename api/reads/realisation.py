@@ -2,7 +2,7 @@
 
 The figures reconcile with the bills by construction: a billed month's amount *is* its bill's amount, and a
 month's paid figure *is* what was paid on that bill. Months not yet billed are projected with the very rule a
-bill would apply (``funding.covered_in``), evaluated on today's enrollments.
+bill would apply (``api.rules.billing.covered_in``), evaluated on today's enrollments.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, select
 
-from api.context import Db
-from api.services.funding import covered_in, month_bounds, months_between, remaining
+from api.rules.billing import covered_in, remaining
+from api.rules.months import month_bounds, months_between
+from api.session import Db
 from db.models import BillStatus, ContributionBill, Enrollment, FundingSource
 
 

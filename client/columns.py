@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
-from api.client.sheets import Cell, CellError, Column, SheetSpec, cell_text
-from db.models.enrollments import RejectionReason
-from db.models.workers import Occupation, Sex
+from client.enums import Occupation, RejectionReason, Sex
+from client.sheets import Cell, CellError, Column, SheetSpec, cell_text
 
 MAX_RUPIAH = 10**15  # the server's Rupiah ceiling: a larger number would fail the whole batch's variables
 _ISO_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[ T]00:00(?::00)?)?")

@@ -13,9 +13,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from api.client.connection import Api, ClientFailure
-from api.client.progress import Progress
-from api.client.sheets import Cell, OutColumn, Table, write_tables
+from client.connection import Api, ClientFailure
+from client.enums import EnrollmentStatus
+from client.progress import Progress
+from client.sheets import Cell, OutColumn, Table, write_tables
 
 PAGE_SIZE = 100  # the server's default RENTAN_MAX_PAGE_SIZE: larger pages are refused
 
@@ -147,8 +148,6 @@ LISTS = {"workers": WORKERS, "enrollments": ENROLLMENTS}
 def list_filter(kind: str, kelurahan: str | None, status: str | None, funding_source: str | None) -> dict[str, Any]:
     """The connection's filter input; an option the connection cannot filter by is a usage error, not ignored
     (an export silently wider than asked for is how data leaves an office)."""
-    from db.models.enrollments import EnrollmentStatus
-
     spec = LISTS[kind]
     if status is not None:
         status = status.strip().upper()

@@ -1,4 +1,4 @@
-"""Every server process applies the runtime policy (api/policies/store.py) within a second of a change.
+"""Every server process applies the runtime policy (api/services/policy_admin.py) within a second of a change.
 
 - PostgreSQL: one dedicated asyncpg connection per process LISTENs on ``rentan_policy``; a change's transaction
   carries ``NOTIFY rentan_policy``, delivered on commit, and the process re-reads the active overrides at once.
@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.policies.authorizer import Authorizer
-from api.policies.store import CHANNEL, load_active
+from api.policies.overrides import CHANNEL, load_active
 
 log = logging.getLogger("rentan.policy")
 

@@ -67,11 +67,6 @@ def monthly_contribution(funded_income: int, on: date, programmes: frozenset[str
     return (b.jkk if "JKK" in programmes else 0) + (b.jkm if "JKM" in programmes else 0)
 
 
-def months_inclusive(start: date, end: date) -> int:
-    """Months from ``start``'s month through ``end``'s month, both counted; 0 when ``end`` is before ``start``."""
-    return max(0, (end.year - start.year) * 12 + end.month - start.month + 1)
-
-
 def budget_shortfall(*, committed_monthly: int, new_monthly: int, months: int, remaining: int) -> int:
     """By how much a new member would overrun the budget; 0 or less means the proposal fits.
 

@@ -1,11 +1,11 @@
 """Runtime policy changes, kept in ``policy_overrides`` and applied by every server process.
 
-One service for both doors: the GraphQL mutations (api/schema/policy.py) and ``rentan policy`` (api/policies/cli.py)
+One service for both doors: the GraphQL mutations (api/schema/policy.py) and ``rentan policy`` (api/policy_cli.py)
 call these functions with a Context, so the input rules, the audit event and the change signal are the same (the
 permission, ``policy:administer``, is declared for the mutations in api/schema/access.py and both doors ask it).
 Each change is written in the caller's transaction together with its audit event and, on PostgreSQL, a
 ``NOTIFY rentan_policy`` that PostgreSQL delivers to every listening process
-when (and only if) that transaction commits (api/policy_watch.py).
+when (and only if) that transaction commits (api/policies/watch.py).
 
 Rules, so that an override always means one thing:
 - grant/revoke name a role of the files and a permission the files name for some role (scope levels are not
@@ -26,35 +26,19 @@ Rules, so that an override always means one thing:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api.context import Context
+from api.errors import Problem, Refused
 from api.ids import to_global_id
-from api.policies.authorizer import GRANT, REVOKE, SUSPEND, Authorizer, Override
+from api.policies.authorizer import GRANT, REVOKE, SUSPEND, Authorizer
+from api.policies.overrides import CHANNEL, override_of
 from api.policies.permissions import POLICY_ADMINISTER, SEPARATED, Permission
-from api.services import validation
-from api.services.errors import Problem, Refused
+from api.rules import validation
 from db.base import utcnow
 from db.models import PolicyOverride
 from db.scoping import covers
-
-if TYPE_CHECKING:
-    from api.context import Context
-
-CHANNEL = "rentan_policy"
-
-
-def override_of(row: Any) -> Override:
-    """An ORM row or a Core row of policy_overrides, as the authorizer takes it."""
-    return Override(row.kind, row.role or "", row.resource or "", row.action or "", row.subject or "", row.region_code)
-
-
-async def load_active(conn: AsyncConnection) -> list[Override]:
-    """The active overrides, read on a plain connection (the watcher's: Core, so no request scope applies)."""
-    table = PolicyOverride.__table__
-    return [override_of(r) for r in (await conn.execute(select(table).where(table.c.lifted_at.is_(None)))).all()]
 
 
 async def active_rows(ctx: Context) -> list[PolicyOverride]:
@@ -85,7 +69,7 @@ async def _effective(ctx: Context, region: str) -> tuple[list[PolicyOverride], A
 
 async def _signal(ctx: Context) -> None:
     """Tell every process to reload: delivered by PostgreSQL on commit, dropped with a rollback. SQLite has no
-    channel; its processes poll the table instead (api/policy_watch.py)."""
+    channel; its processes poll the table instead (api/policies/watch.py)."""
     if ctx.db.dialect == "postgresql":
         await ctx.db.execute(text(f"NOTIFY {CHANNEL}"))
 

@@ -19,8 +19,8 @@ from graphql import (
     visit,
 )
 
-from api.services.errors import Problem
-from api.services.nik import PROVINCE_CODES
+from api.errors import Problem
+from api.rules.nik import PROVINCE_CODES
 
 _PHONE = re.compile(r"(\+62|62|0)8[0-9]{7,12}")
 _KK = re.compile(r"[0-9]{16}")

@@ -17,10 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from api.client.columns import VERIFICATIONS, WORKERS, checks_input, orphan_notes
-from api.client.connection import Api, ClientFailure, QueryFailed
-from api.client.progress import Progress
-from api.client.sheets import CellProblem, OutColumn, SheetSpec, Table, cell_text, parse_row, read_sheet, write_tables
+from client.columns import VERIFICATIONS, WORKERS, checks_input, orphan_notes
+from client.connection import Api, ClientFailure, QueryFailed
+from client.progress import Progress
+from client.sheets import CellProblem, OutColumn, SheetSpec, Table, cell_text, parse_row, read_sheet, write_tables
 
 MAX_BATCH = 1000  # the server's ceiling per registerWorkers / verifyEnrollments request
 LOOKUP_BATCH = 25  # workerByNik lookups per request: aliases of one query, and the server allows 30

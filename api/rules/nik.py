@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from api.services.errors import Problem
+from api.errors import Problem
 
 PROVINCE_CODES = frozenset(
     [*range(11, 20), 21, *range(31, 37), *range(51, 54), *range(61, 66), *range(71, 77), 81, 82, *range(91, 97)]
