@@ -23,8 +23,12 @@ run: $(STAMP)  ## migrate, seed when empty, print a token per role, serve with G
 	@$(BIN)/rentan dev-tokens
 	$(BIN)/rentan serve --host $(HOST) --port $(PORT)
 
+# On SQLite the suite runs in two processes (pytest-xdist, a file per process at a time): each has its own server and
+# database in its own temporary folder. Against RENTAN_TEST_DATABASE_URL (one PostgreSQL database) it runs in one.
+PYTEST_PARALLEL := $(if $(RENTAN_TEST_DATABASE_URL),,-n 2 --dist loadfile)
+
 test: $(STAMP)  ## every test, against SQLite (or RENTAN_TEST_DATABASE_URL)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -32,11 +32,40 @@ def mount_client(app: typer.Typer) -> None:
         raise typer.Exit(2)
 
 
-app = typer.Typer(help="Rentan: the shared GraphQL API of the pekerja rentan programme.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+# rich_markup_mode=None: click's plain help. Typer's rich help gives every flag a value column (`--if-empty <bool>`,
+# even `--help <bool>`), as if it took a value; the plain help shows a flag alone.
+app = typer.Typer(
+    help="Rentan: the shared GraphQL API of the pekerja rentan programme.", no_args_is_help=True, rich_markup_mode=None
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 mount_client(app)
 app.add_typer(policy_app, name="policy")
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rentan")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"rentan {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    pass
+
 
 ROLE_SCOPES = {
     "pemkot-admin": "3575",
@@ -61,12 +90,15 @@ def db_upgrade(revision: str = "head") -> None:
 def seed(
     workers: Annotated[int, typer.Option(help="How many synthetic workers.")] = 9_038,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same data.")] = 2025,
-    if_empty: Annotated[bool, typer.Option(help="Do nothing when workers exist already.")] = False,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing when workers exist already.")] = False,
 ) -> None:
-    """Load deterministic synthetic demo data (no real person's data)."""
+    """Load deterministic synthetic demo data (no real person's data) into a migrated database."""
+    from api.commands import require_schema
     from api.seed import is_empty
     from api.seed import seed as run_seed
     from db.session import create_engine
+
+    require_schema("seed")
 
     async def main() -> None:
         engine = create_engine(get_settings().database_url)
@@ -92,26 +124,28 @@ def lapse(
     """Mark LAPSED the active members of sources with 3 or more bills unpaid past due (as lapseOverdueMembers)."""
 
     from api.auth import Principal
-    from api.commands import run_as
+    from api.commands import run_command
     from api.services.billing import lapse as run_lapse
+    from db.scoping import region_level
 
     try:
         day = date.fromisoformat(as_of)
     except ValueError:
         raise typer.BadParameter("a date as YYYY-MM-DD", param_hint="--as-of") from None
+    if region_level(scope) is None:
+        raise typer.BadParameter(
+            f"{scope!r} is not a region code; give one of 2, 4, 6 or 10 digits: 35, 3575, 357504 or 3575041010",
+            param_hint="--scope",
+        )
 
-    async def main() -> int:
-        # The batch job acts as BPJSTK (whose act a lapse is) under a system subject, as a request would: the same
-        # permission (what api/schema/access.py gives lapseOverdueMembers, under the policy in force), the same
-        # row scoping (the province scope covers every source of the programme; no unrestricted
-        # RowScope.for_operator() is needed, so the job cannot touch more than a BPJSTK token of that scope
-        # could) and the same audit trail (actor rentan-cli).
-        principal = Principal(subject="rentan-cli", role="bpjstk-verifier", agency="BPJSTK", scope=(scope,))
-        lapsed = await run_as(principal, "lapseOverdueMembers", lambda ctx: run_lapse(ctx, day))
-        return len(lapsed)
-
-    count = asyncio.run(main())
-    typer.echo(f"lapsed {count} members as of {day}", err=True)
+    # The batch job acts as BPJSTK (whose act a lapse is) under a system subject, as a request would: the same
+    # permission (what api/schema/access.py gives lapseOverdueMembers, under the policy in force), the same
+    # row scoping (the province scope covers every source of the programme; no unrestricted
+    # RowScope.for_operator() is needed, so the job cannot touch more than a BPJSTK token of that scope
+    # could) and the same audit trail (actor rentan-cli). An unmigrated database exits 3, a refusal 1.
+    principal = Principal(subject="rentan-cli", role="bpjstk-verifier", agency="BPJSTK", scope=(scope,))
+    lapsed = run_command("lapse", principal, "lapseOverdueMembers", lambda ctx: run_lapse(ctx, day))
+    typer.echo(f"lapsed {len(lapsed)} members as of {day}", err=True)
 
 
 @app.command()
@@ -124,12 +158,9 @@ def serve(
     at this code's migration head: a half-upgraded database would fail request by request instead."""
     import uvicorn
 
-    from db.migrate import schema_behind
+    from api.commands import require_schema
 
-    problem = schema_behind(get_settings().database_url)
-    if problem is not None:
-        typer.echo(f"refusing to serve: {problem}", err=True)
-        raise typer.Exit(code=3)
+    require_schema("serve")
 
     # access_log off: the app logs each request itself (api/logging.py), without the query string.
     uvicorn.run(
@@ -161,10 +192,34 @@ def token(
     subject: Annotated[str | None, typer.Option(help="Who the token names; default <role>@dev.")] = None,
     ttl: Annotated[int | None, typer.Option(help="Seconds until it expires.")] = None,
 ) -> None:
-    """Print a development bearer token (alone on standard output) that `rentan serve` accepts."""
+    """Print a development bearer token (alone on standard output) that `rentan serve` accepts: a role of the
+    policy, with a scope of a level that role may hold (exit 2 otherwise)."""
     from api.auth import issue_dev_token
 
+    check_role_and_scope(role, scope)
     typer.echo(issue_dev_token(get_settings(), role=role, scope=scope, subject=subject or f"{role}@dev", ttl=ttl))
+
+
+def check_role_and_scope(role: str, scope: str) -> None:
+    """A BadParameter (exit 2, naming the option) unless ``role`` is a role of the policy files and ``scope`` a
+    region code of a level that role may hold: the server refuses any other token (401)."""
+    from api.policies.authorizer import Authorizer
+    from db.scoping import REGION_LEVELS, region_level
+
+    authorizer = Authorizer()
+    roles = sorted(authorizer.roles())
+    if role not in roles:
+        raise typer.BadParameter(f"no role {role!r}; the roles are: {', '.join(roles)}", param_hint="--role")
+    level = region_level(scope)
+    if level is None:
+        raise typer.BadParameter(
+            f"{scope!r} is not a region code; give one of 2, 4, 6 or 10 digits: 35, 3575, 357504 or 3575041010",
+            param_hint="--scope",
+        )
+    held = [name for name in REGION_LEVELS.values() if authorizer.allows_scope_level(role, name)]
+    if level not in held:
+        may = f"a scope of level {', '.join(held)} only" if held else "no scope at all"
+        raise typer.BadParameter(f"{scope} is a {level} code; a {role} token may hold {may}", param_hint="--scope")
 
 
 @app.command("dev-tokens")

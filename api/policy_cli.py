@@ -6,7 +6,6 @@ The same service as the GraphQL mutations (api/services/policy_admin.py): the sa
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ import typer
 policy_app = typer.Typer(
     help="Grant or revoke a role's permission, suspend or reinstate a subject, at runtime (audited).",
     no_args_is_help=True,
+    rich_markup_mode=None,  # as the `rentan` app (api/cli.py): flags without a <bool> value column
 )
 ACTOR = "rentan-cli"
 # The programme's city: by default the region a command-line change is made for (it affects the principals inside
@@ -38,28 +38,15 @@ def _options(
     _region["code"] = region
 
 
-def _run(change: Callable[[Any], Awaitable[Any]], mutation: str | None = None) -> Any:
-    """Run one change as ``rentan-cli`` in one transaction, asking first what the graph asks of ``mutation``;
-    on refusal print the problems and exit 1."""
+def _run(command: str, change: Callable[[Any], Awaitable[Any]], mutation: str | None = None) -> Any:
+    """`rentan policy <command>`: run one change as ``rentan-cli`` in one transaction, asking first what the graph
+    asks of ``mutation``; on an unmigrated database exit 3, on refusal print the problems and exit 1 (api/commands.py
+    run_command)."""
     from api.auth import Principal
-    from api.commands import run_as
-    from api.errors import Refused
-    from api.policies.authorizer import Forbidden
+    from api.commands import run_command
 
     principal = Principal(subject=ACTOR, role="pemkot-admin", agency="PEMKOT", scope=(_region["code"],))
-
-    async def main() -> Any:
-        return await run_as(principal, mutation, change)
-
-    try:
-        return asyncio.run(main())
-    except Refused as refused:
-        for p in refused.problems:
-            typer.echo(f"refused: {p.code}: {p.message}", err=True)
-        raise typer.Exit(code=1) from None
-    except Forbidden as forbidden:
-        typer.echo(f"refused: FORBIDDEN: {forbidden.message}", err=True)
-        raise typer.Exit(code=1) from None
+    return run_command(f"policy {command}", principal, mutation, change)
 
 
 def _permission(value: str) -> tuple[str, str]:
@@ -80,7 +67,7 @@ def list_overrides() -> None:
     one per line, tab-separated: id, kind, region, role and permission (or subject), author, time, reason."""
     from api.services import policy_admin as store
 
-    rows = _run(store.active_rows)
+    rows = _run("list", store.active_rows)
     for r in rows:
         target = r.subject if r.kind == "suspend" else f"{r.role}\t{r.resource}:{r.action}"
         typer.echo(
@@ -101,7 +88,9 @@ def grant(
 
     resource, action = _permission(permission)
     row = _run(
-        lambda ctx: store.grant(ctx, role=role, resource=resource, action=action, reason=reason), "grantPermission"
+        "grant",
+        lambda ctx: store.grant(ctx, role=role, resource=resource, action=action, reason=reason),
+        "grantPermission",
     )
     _done("granted", row)
 
@@ -117,7 +106,9 @@ def revoke(
 
     resource, action = _permission(permission)
     row = _run(
-        lambda ctx: store.revoke(ctx, role=role, resource=resource, action=action, reason=reason), "revokePermission"
+        "revoke",
+        lambda ctx: store.revoke(ctx, role=role, resource=resource, action=action, reason=reason),
+        "revokePermission",
     )
     _done("revoked", row)
 
@@ -130,7 +121,9 @@ def suspend(
     """Refuse SUBJECT every permission, whatever its role, until reinstated."""
     from api.services import policy_admin as store
 
-    _done("suspended", _run(lambda ctx: store.suspend(ctx, subject=subject, reason=reason), "suspendSubject"))
+    _done(
+        "suspended", _run("suspend", lambda ctx: store.suspend(ctx, subject=subject, reason=reason), "suspendSubject")
+    )
 
 
 @policy_app.command()
@@ -141,4 +134,7 @@ def reinstate(
     """Lift SUBJECT's suspension."""
     from api.services import policy_admin as store
 
-    _done("reinstated", _run(lambda ctx: store.reinstate(ctx, subject=subject, reason=reason), "reinstateSubject"))
+    _done(
+        "reinstated",
+        _run("reinstate", lambda ctx: store.reinstate(ctx, subject=subject, reason=reason), "reinstateSubject"),
+    )

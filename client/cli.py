@@ -25,6 +25,7 @@ client_app = typer.Typer(
     "http://127.0.0.1:8000/graphql) and the bearer token in RENTAN_TOKEN. Exit codes: 0 all rows went through, "
     "1 some rows refused or invalid (see the report) or not visible to your role, 2 usage or connection error.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # click's plain help: typer's rich help shows every flag as taking a value (<bool>)
 )
 
 T = TypeVar("T")
@@ -43,6 +44,27 @@ class ExportKind(enum.StrEnum):
     workers = "workers"
     enrollments = "enrollments"
     realisation = "realisation"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("rentan")  # the client ships in the rentan distribution (its `client` extra)
+        except PackageNotFoundError:
+            found = "unknown (not installed)"
+        typer.echo(f"rentan-client {found}")
+        raise typer.Exit()
+
+
+@client_app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    pass
 
 
 URL_OPTION = typer.Option("--url", help="The API's /graphql endpoint; default RENTAN_URL, else localhost:8000.")

@@ -206,10 +206,19 @@ class Api:
         )
 
 
+def bare_token(value: str) -> str:
+    """The token itself from RENTAN_TOKEN as people paste it: with or without the ``Bearer `` scheme in front
+    (any case; `make run` and `rentan dev-tokens` print it with one), surrounding spaces trimmed."""
+    parts = value.split(maxsplit=1)
+    if parts and parts[0].lower() == "bearer":
+        return parts[1].strip() if len(parts) == 2 else ""
+    return value.strip()
+
+
 def connect(url: str | None = None) -> Api:
     """An Api for RENTAN_URL (or ``url``) with RENTAN_TOKEN; a ClientFailure when no token is set."""
     settings = ClientSettings()
-    token = settings.token.get_secret_value().strip() if settings.token is not None else ""
+    token = bare_token(settings.token.get_secret_value()) if settings.token is not None else ""
     if not token:
         raise ClientFailure(
             "set RENTAN_TOKEN to your bearer token (e.g. TOKEN=$(rentan token --role kelurahan-operator --scope "

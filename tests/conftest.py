@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -36,6 +37,20 @@ from db.session import create_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_WORKERS = 400
+JAKARTA = ZoneInfo("Asia/Jakarta")
+# The programme's moment for the whole suite: every server's clock file holds it, and every date a test computes
+# comes from it (programme_now, programme_today), so the suite passes at any real moment, in any zone.
+# RENTAN_TEST_MOMENT moves it: .ci/run runs the date-sensitive modules again at 31 December 23:30 WIB.
+SUITE_MOMENT = datetime.fromisoformat(os.environ.get("RENTAN_TEST_MOMENT") or "2026-11-16T10:00:00+07:00")
+
+
+def programme_now() -> datetime:
+    """The suite's programme moment, in WIB (what the servers' rules take as now)."""
+    return SUITE_MOMENT.astimezone(JAKARTA)
+
+
+def programme_today() -> date:
+    return programme_now().date()
 
 # Two kelurahan of different kecamatan, used throughout the scoping tests.
 BUGUL_LOR = "3575041010"  # Panggungrejo
@@ -50,6 +65,12 @@ TYPICAL_SCOPE = {
     "kelurahan-viewer": BUGUL_LOR,
     "auditor": CITY,
 }
+
+
+def pin_clock(path: Path) -> None:
+    """A server's programme clock at the suite's moment."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(programme_now().isoformat(), encoding="utf-8")
 
 
 def _free_port() -> int:
@@ -121,7 +142,7 @@ class Server:
 
     @contextmanager
     def calendar(self) -> Iterator[Callable[[date], None]]:
-        """Set the server's programme date (its clock file) within the block; real time again afterwards."""
+        """Set the server's programme date (its clock file) within the block; the suite's moment again afterwards."""
 
         def set_day(day: date) -> None:
             self.clock_file.write_text(day.isoformat(), encoding="utf-8")
@@ -129,7 +150,7 @@ class Server:
         try:
             yield set_day
         finally:
-            self.clock_file.unlink(missing_ok=True)
+            pin_clock(self.clock_file)
 
     def token(self, role: str, scope: str | None = None, subject: str | None = None) -> str:
         return issue_dev_token(
@@ -182,6 +203,7 @@ def serve(workdir: Path, database_url: str, key_file: Path, **overrides: str | N
         "RENTAN_CLOCK_FILE": str(workdir / "clock"),
         **overrides,
     }
+    pin_clock(workdir / "clock")
     fields: dict[str, Any] = {
         name.removeprefix("RENTAN_").lower(): value for name, value in chosen.items() if value is not None
     }
@@ -364,8 +386,8 @@ mutation A($i: FundingAllocationInput!) { recordFundingAllocation(input: $i) { e
 
 
 def proposal_year() -> int:
-    """The year a proposal made today starts coverage in (the 1st of next month)."""
-    return (date.today().replace(day=28) + timedelta(days=4)).year
+    """The year a proposal made on the suite's day starts coverage in (the 1st of next month)."""
+    return (programme_today().replace(day=28) + timedelta(days=4)).year
 
 
 def open_source(admin: Api, prefix: str, allocated: str = "100000000") -> str:

@@ -124,14 +124,14 @@ def _read(query: str) -> Probe:
 def _mutation(name: str) -> Probe:
     case = next(m for m in MUTATIONS if m.name == name)
 
-    def probe(api: Api, ids: Ids) -> Any:  # noqa: F811 - the fixture imported above
+    def probe(api: Api, ids: Ids) -> Any:
         result = api.result(case.query, **case.variables(ids))
         return "FORBIDDEN" in result.error_codes
 
     return probe
 
 
-def _move(api: Api, ids: Ids) -> Any:  # noqa: F811 - the fixture imported above
+def _move(api: Api, ids: Ids) -> Any:
     result = api.result(
         "mutation($i: MoveWorkerInput!) { moveWorker(input: $i) { errors { code } } }",
         i={"workerId": ids.worker, "toKelurahanCode": "12", "effectiveDate": "2025-01-01"},  # refused: a bad code
@@ -183,7 +183,7 @@ def _wait_for(api: Api, permission: str, present: bool) -> None:
 
 
 @pytest.mark.parametrize("cell", REVOCABLE, ids=[f"{c.role}-{c.permission}" for c in REVOCABLE])
-def test_revoking_a_cell_changes_what_the_role_gets(server: Server, ids: Ids, cell: Any) -> None:  # noqa: F811 - the fixture imported above
+def test_revoking_a_cell_changes_what_the_role_gets(server: Server, ids: Ids, cell: Any) -> None:
     admin = server.api("pemkot-admin")
     api = server.api(cell.role, scope=PROBE_SCOPE[cell.role], subject=f"probe-{cell.role}@revocation")
     probe = PROBES[cell.permission]
@@ -213,7 +213,7 @@ def test_policy_administer_is_not_revocable_at_runtime(server: Server) -> None:
 INTROSPECTING = [c for c in CELLS if c.ticked and c.permission == "schema:introspect"]
 
 
-def _production_token(production: Production, role: str) -> str:  # noqa: F811 - the fixture imported above
+def _production_token(production: Production, role: str) -> str:
     now = int(time.time())
     settings = production.server.settings
     claims = {
@@ -231,7 +231,7 @@ def _production_token(production: Production, role: str) -> str:  # noqa: F811 -
 
 @pytest.mark.parametrize("cell", INTROSPECTING, ids=[c.role for c in INTROSPECTING])
 def test_introspection_revocation_takes_the_schema_away_in_production(
-    server: Server, production: Production, cell: Any  # noqa: F811 - the fixture imported above
+    server: Server, production: Production, cell: Any
 ) -> None:
     """schema:introspect decides in production (development lets everyone introspect, for GraphiQL)."""
     token = _production_token(production, cell.role)

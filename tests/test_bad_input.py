@@ -25,6 +25,7 @@ import pytest
 
 from api.ids import to_cursor, to_global_id
 from tests.conftest import BUGUL_LOR, REGISTER, Server, new_nik, worker_input
+from tests.documents import PROPOSE
 
 JSON = "application/json"
 
@@ -138,7 +139,6 @@ PAY = """
 mutation P($i: BillPaymentInput!) { recordBillPayment(input: $i) { errors { code field message } } }
 """
 UPDATE = "mutation U($i: UpdateWorkerInput!) { updateWorker(input: $i) { errors { code field message } } }"
-PROPOSE = "mutation P($i: ProposeEnrollmentInput!) { proposeEnrollment(input: $i) { errors { code field message } } }"
 TERMINATE = """
 mutation T($i: TerminateEnrollmentInput!) { terminateEnrollment(input: $i) { errors { code field message } } }
 """
@@ -184,7 +184,7 @@ SCHEMA_ERRORS: dict[str, Case] = {
     "programmes-unknown": Case(
         ADMIN,
         PROPOSE,
-        {"i": {"workerId": to_global_id("Worker", 1), "fundingSourceCode": "X", "programmes": ["JKN"]}},
+        {"input": {"workerId": to_global_id("Worker", 1), "fundingSourceCode": "X", "programmes": ["JKN"]}},
         ("programmes", "'Programme'"),
     ),
     # overflowing numbers and Rupiah
@@ -323,7 +323,7 @@ RULE_ERRORS: dict[str, tuple[str, str, dict[str, Any], str, str]] = {
     "propose-cursor-as-id": (
         ADMIN,
         PROPOSE,
-        {"i": {"workerId": to_cursor("Worker", 1), "fundingSourceCode": "DBHCHT-2025", "programmes": ["JKK"]}},
+        {"input": {"workerId": to_cursor("Worker", 1), "fundingSourceCode": "DBHCHT-2025", "programmes": ["JKK"]}},
         "INVALID_ID",
         "workerId",
     ),

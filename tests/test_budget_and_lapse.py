@@ -14,7 +14,7 @@ import secrets
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,11 +23,12 @@ import pytest
 from api.ids import parse_global_id
 from api.rules.contributions import budget_shortfall
 from api.rules.months import months_inclusive
-from tests.conftest import KARANGKETUG, ROOT, Api, Server, register_worker
+from tests.conftest import KARANGKETUG, ROOT, Api, Server, programme_now, programme_today, register_worker
+from tests.documents import PROPOSE
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 CONTRIBUTION = 16_800
-TODAY = datetime.now(JAKARTA).date()
+TODAY = programme_today()
 
 
 def _next_month_start(day: date) -> date:
@@ -47,10 +48,6 @@ ALLOCATE = """
 mutation Allocate($input: FundingAllocationInput!) {
   recordFundingAllocation(input: $input) { fundingSource { id code } errors { code field message } }
 }"""
-PROPOSE = f"""
-mutation Propose($input: ProposeEnrollmentInput!) {{
-  proposeEnrollment(input: $input) {{ enrollment {{ {ENROLLMENT_FIELDS} }} errors {{ code field message }} }}
-}}"""
 VERIFY = f"""
 mutation Verify($input: [VerificationResultInput!]!) {{
   verifyEnrollments(input: $input) {{
@@ -157,7 +154,7 @@ def issue(verifier: Api, code: str, month: int) -> dict[str, Any]:
 
 
 def pay(admin: Api, bill: dict[str, Any]) -> dict[str, Any]:
-    paid_at = (datetime.now(JAKARTA) - timedelta(hours=1)).replace(microsecond=0).isoformat()
+    paid_at = (programme_now() - timedelta(hours=1)).replace(microsecond=0).isoformat()
     return payload(
         admin, PAY, "recordBillPayment", input={"billId": bill["id"], "paidAt": paid_at, "amount": bill["amount"]}
     )

@@ -24,6 +24,7 @@ from openpyxl import Workbook, load_workbook
 
 from tests import conftest
 from tests.conftest import BUGUL_LOR, KARANGKETUG, ROOT, Api, Server, new_nik, open_source, register_worker
+from tests.documents import PROPOSE
 
 WORKER_COLUMNS = [
     "nik",
@@ -41,8 +42,6 @@ WORKER_COLUMNS = [
 MANDARANREJO = "3575041013"
 MASKED = re.compile(r"[0-9]{6}\*{6}[0-9]{4}")
 BY_NIK = "query W($n: String!) { workerByNik(nik: $n) { id fullName birthDate sex occupation kelurahan { code } } }"
-PROPOSE = """mutation P($i: ProposeEnrollmentInput!) {
-  proposeEnrollment(input: $i) { enrollment { id status } errors { code field message } } }"""
 
 
 def run_client(
@@ -367,7 +366,7 @@ def test_bpjstk_uploads_verification_results_once(server: Server, admin: Api, op
     for _ in range(5):
         worker = register_worker(operator)["worker"]
         proposal = {"workerId": worker["id"], "fundingSourceCode": source, "programmes": ["JKK", "JKM"]}
-        payload = operator.data(PROPOSE, i=proposal)["proposeEnrollment"]
+        payload = operator.data(PROPOSE, input=proposal)["proposeEnrollment"]
         assert payload["errors"] == [], payload
         proposals.append((worker["nik"], payload["enrollment"]["id"]))
     kpj = [f"{secrets.randbelow(10**11):011d}" for _ in range(3)]

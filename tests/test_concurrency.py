@@ -23,12 +23,7 @@ from tests.conftest import (
     proposal_year,
     register_worker,
 )
-
-PROPOSE = """
-mutation P($input: ProposeEnrollmentInput!) {
-  proposeEnrollment(input: $input) { enrollment { id } errors { code message } }
-}
-"""
+from tests.documents import PROPOSE
 
 
 def outcome(result: Result) -> str:

@@ -4,12 +4,11 @@ again, while one whose coverage ended for another reason may be."""
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import timedelta
 
-from tests.conftest import BUGUL_LOR, Api, Server, open_source, register_worker
+from tests.conftest import BUGUL_LOR, Api, Server, open_source, programme_today, register_worker
+from tests.documents import PROPOSE
 
-PROPOSE = """mutation P($i: ProposeEnrollmentInput!) {
-  proposeEnrollment(input: $i) { enrollment { id } errors { code field message } } }"""
 VERIFY = """mutation V($i: [VerificationResultInput!]!) {
   verifyEnrollments(input: $i) { outcomes { errors { code message } enrollment { status coverageStart } } } }"""
 TERMINATE = """mutation T($i: TerminateEnrollmentInput!) {
@@ -18,11 +17,11 @@ TERMINATE = """mutation T($i: TerminateEnrollmentInput!) {
 
 def _covered_then_terminated(admin: Api, operator: Api, verifier: Api, source: str, reason: str) -> str:
     """Register, propose, approve and terminate a worker; return the worker's id."""
-    start = date.today().replace(day=28) + timedelta(days=4)
+    start = programme_today().replace(day=28) + timedelta(days=4)
     start = start.replace(day=1)
     worker_id: str = register_worker(operator, BUGUL_LOR)["worker"]["id"]
     proposal = {"workerId": worker_id, "fundingSourceCode": source, "programmes": ["JKK", "JKM"]}
-    enrollment = operator.data(PROPOSE, i=proposal)["proposeEnrollment"]["enrollment"]["id"]
+    enrollment = operator.data(PROPOSE, input=proposal)["proposeEnrollment"]["enrollment"]["id"]
     kpj = f"{secrets.randbelow(10**11):011d}"
     item = {"enrollmentId": enrollment, "approved": True, "membershipNumber": kpj, "coverageStart": str(start)}
     outcome = verifier.data(VERIFY, i=[item])["verifyEnrollments"]["outcomes"][0]
@@ -40,13 +39,13 @@ def test_a_deceased_worker_is_not_proposed_again(server: Server, admin: Api, ope
     deceased = _covered_then_terminated(admin, operator, verifier, source, "DECEASED")
     before = server.snapshot()
     again = {"workerId": deceased, "fundingSourceCode": source, "programmes": ["JKK", "JKM"]}
-    refused = operator.data(PROPOSE, i=again)["proposeEnrollment"]
+    refused = operator.data(PROPOSE, input=again)["proposeEnrollment"]
     assert refused["enrollment"] is None
     assert [(e["code"], e["field"]) for e in refused["errors"]] == [("DECEASED", "workerId")]
     assert server.snapshot() == before
 
     other = _covered_then_terminated(admin, operator, verifier, source, "BECAME_WAGE_EARNER")
     control = {"workerId": other, "fundingSourceCode": source, "programmes": ["JKK", "JKM"]}
-    accepted = operator.data(PROPOSE, i=control)["proposeEnrollment"]
+    accepted = operator.data(PROPOSE, input=control)["proposeEnrollment"]
     assert accepted["errors"] == []
     assert accepted["enrollment"] is not None

@@ -49,14 +49,12 @@ from api.settings import Settings
 from db.migrate import upgrade
 from db.session import create_engine
 from tests.conftest import BUGUL_LOR, CITY, KARANGKETUG, Server, new_nik, open_source, register_worker, serve
+from tests.documents import PROPOSE
 
 CONTRACT = Path(__file__).with_name("contract.graphql")
 FUZZ_WORKERS = 120
 CANARY_EXAMPLES = 150  # per outsider role
 CONTRACT_EXAMPLES = 12  # per operation, generation mode and role
-PROPOSE = """
-mutation P($input: ProposeEnrollmentInput!) { proposeEnrollment(input: $input) { errors { code field message } } }
-"""
 
 
 # --- the server of this module -----------------------------------------------------------------------------------

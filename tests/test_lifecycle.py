@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import CITY, Api, Server, new_nik, register_worker
+from tests.conftest import CITY, Api, Server, new_nik, programme_now, programme_today, register_worker
+from tests.documents import PROPOSE
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 CONTRIBUTION = 16_800  # JKK Rp10,000 (1% of the Rp1,000,000 bracket) + JKM Rp6,800
@@ -35,7 +36,7 @@ def _next_month_start(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-YEAR = _next_month_start(datetime.now(JAKARTA).date()).year
+YEAR = _next_month_start(programme_today()).year
 CODE = f"TEST-LIFE-{YEAR}"
 COVERAGE_START, COVERAGE_END = date(YEAR, 4, 1), date(YEAR, 12, 31)
 MEMBER_START = date(YEAR, 5, 1)  # coverageStart BPJSTK sets on approval
@@ -59,10 +60,6 @@ BILL_FIELDS = "id period participants amount status dueDate overdue paidAt fundi
 ALLOCATE = f"""
 mutation Allocate($input: FundingAllocationInput!) {{
   recordFundingAllocation(input: $input) {{ fundingSource {{ {SOURCE_FIELDS} }} errors {{ code field message }} }}
-}}"""
-PROPOSE = f"""
-mutation Propose($input: ProposeEnrollmentInput!) {{
-  proposeEnrollment(input: $input) {{ enrollment {{ {ENROLLMENT_FIELDS} }} errors {{ code field message }} }}
 }}"""
 VERIFY = f"""
 mutation Verify($input: [VerificationResultInput!]!) {{
@@ -299,7 +296,7 @@ def bills(
 def paid(life: Life, bills: dict[str, dict[str, Any]], admin: Api) -> dict[str, Any]:
     """Pemkot pays the first bill, for exactly its amount."""
     bill = bills[f"{YEAR}-{BILL_MONTH:02d}"]
-    life.paid_at = (datetime.now(JAKARTA) - timedelta(hours=1)).replace(microsecond=0).isoformat()
+    life.paid_at = (programme_now() - timedelta(hours=1)).replace(microsecond=0).isoformat()
     result = payload(
         admin, PAY, "recordBillPayment", input={"billId": bill["id"], "paidAt": life.paid_at, "amount": bill["amount"]}
     )
@@ -669,7 +666,7 @@ def test_payment_of_the_wrong_amount_is_refused(bills: dict[str, dict[str, Any]]
     """Paying a bill any other amount than its own is AMOUNT_MISMATCH on amount; the bill stays ISSUED."""
     bill = bills[f"{YEAR}-{SECOND_BILL_MONTH:02d}"]
     before = server.snapshot()
-    paid_at = (datetime.now(JAKARTA) - timedelta(hours=1)).replace(microsecond=0).isoformat()
+    paid_at = (programme_now() - timedelta(hours=1)).replace(microsecond=0).isoformat()
     for amount in (int(bill["amount"]) + 1, int(bill["amount"]) - 1 if int(bill["amount"]) else 1):
         result = payload(
             admin, PAY, "recordBillPayment", input={"billId": bill["id"], "paidAt": paid_at, "amount": str(amount)}

@@ -3,14 +3,14 @@ kelurahan's offices see them; the move is in both kelurahan's audit trail; refus
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from api.clock import today
 from api.ids import parse_global_id
-from tests.conftest import BUGUL_LOR, KARANGKETUG, Api, Server, open_source, register_worker
+from tests.conftest import BUGUL_LOR, KARANGKETUG, Api, Server, open_source, programme_today, register_worker
+from tests.documents import PROPOSE
 
 MOVE = """
 mutation Move($input: MoveWorkerInput!) {
@@ -39,10 +39,6 @@ query Node($id: ID!) {
     ... on Enrollment { id status }
   }
 }"""
-PROPOSE = """
-mutation Propose($input: ProposeEnrollmentInput!) {
-  proposeEnrollment(input: $input) { enrollment { id status } errors { code field message } }
-}"""
 
 
 def _moved_worker(operator: Api, admin: Api) -> tuple[dict[str, Any], str]:
@@ -60,7 +56,7 @@ def test_a_moved_worker_belongs_to_the_new_kelurahan_with_their_history(
     server: Server, operator: Api, admin: Api
 ) -> None:
     worker, enrollment_id = _moved_worker(operator, admin)
-    day = today().isoformat()
+    day = programme_today().isoformat()
     moved = operator.data(MOVE, input={"workerId": worker["id"], "toKelurahanCode": KARANGKETUG, "effectiveDate": day})
     payload = moved["moveWorker"]
     assert payload["errors"] == []
@@ -109,7 +105,7 @@ def test_a_refused_move_names_its_rule_and_changes_nothing(
 ) -> None:
     worker = register_worker(operator)["worker"]
     before = server.snapshot()
-    effective = (today() + timedelta(days=effective_days)).isoformat()
+    effective = (programme_today() + timedelta(days=effective_days)).isoformat()
     payload = operator.data(MOVE, input={"workerId": worker["id"], "toKelurahanCode": to, "effectiveDate": effective})
     assert payload["moveWorker"]["move"] is None
     assert [(e["code"], e["field"]) for e in payload["moveWorker"]["errors"]] == [(code, field)]
@@ -120,7 +116,7 @@ def test_a_refused_move_names_its_rule_and_changes_nothing(
 def test_only_offices_that_register_residents_move_them(server: Server, operator: Api, role: str) -> None:
     worker = register_worker(operator)["worker"]
     before = server.snapshot()
-    move = {"workerId": worker["id"], "toKelurahanCode": KARANGKETUG, "effectiveDate": date.today().isoformat()}
+    move = {"workerId": worker["id"], "toKelurahanCode": KARANGKETUG, "effectiveDate": programme_today().isoformat()}
     result = server.api(role).result(MOVE, input=move)
     assert result.error_codes == ["FORBIDDEN"]
     assert server.snapshot() == before
@@ -130,7 +126,7 @@ def test_another_kelurahan_cannot_move_a_worker_it_does_not_see(server: Server, 
     worker = register_worker(operator)["worker"]
     before = server.snapshot()
     stranger = server.api("kelurahan-operator", KARANGKETUG)
-    move = {"workerId": worker["id"], "toKelurahanCode": KARANGKETUG, "effectiveDate": today().isoformat()}
+    move = {"workerId": worker["id"], "toKelurahanCode": KARANGKETUG, "effectiveDate": programme_today().isoformat()}
     payload = stranger.data(MOVE, input=move)["moveWorker"]
     assert [e["code"] for e in payload["errors"]] == ["NOT_FOUND"]
     assert server.snapshot() == before

@@ -26,6 +26,7 @@ from sqlalchemy import text
 
 from db.session import create_engine
 from tests.conftest import BUGUL_LOR, Server, open_source, serve, worker_input
+from tests.documents import PROPOSE
 
 URL = os.environ.get("RENTAN_TEST_DATABASE_URL") or ""
 PG_BIN, PG_PORT = os.environ.get("PG_BIN"), os.environ.get("PG_PORT")
@@ -41,8 +42,6 @@ pytestmark = [
 
 REGISTER = """mutation R($input: RegisterWorkerInput!) {
   registerWorker(input: $input) { worker { id nik } errors { code field message } } }"""
-PROPOSE = """mutation P($i: ProposeEnrollmentInput!) {
-  proposeEnrollment(input: $i) { enrollment { id status worker { id } } errors { code field message } } }"""
 BY_NIK = "query W($n: String!) { workerByNik(nik: $n) { id nik } }"
 NIKS = "{ workers(first: 5) { edges { node { id nik } } } }"
 
@@ -230,7 +229,7 @@ def test_queries_read_the_replica_and_mutations_read_and_write_the_primary(repli
         assert registered["errors"] == [], registered
         worker = registered["worker"]
         proposed = operator.data(
-            PROPOSE, i={"workerId": worker["id"], "fundingSourceCode": code, "programmes": ["JKK", "JKM"]}
+            PROPOSE, input={"workerId": worker["id"], "fundingSourceCode": code, "programmes": ["JKK", "JKM"]}
         )["proposeEnrollment"]
         assert proposed["errors"] == [], proposed
         assert proposed["enrollment"]["status"] == "PROPOSED"

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from api.clock import today as local_today
 from api.ids import to_global_id
 from api.rules.months import next_month_start
 from api.rules.nik import mask_nik
@@ -34,9 +33,11 @@ from tests.conftest import (
     Result,
     Server,
     new_nik,
+    programme_today,
     register_worker,
     worker_input,
 )
+from tests.documents import PROPOSE
 
 PANGGUNGREJO = BUGUL_LOR[:6]  # 357504, Bugul Lor's kecamatan
 GADINGREJO = KARANGKETUG[:6]  # 357501, Karangketug's kecamatan
@@ -123,11 +124,6 @@ mutation Update($input: UpdateWorkerInput!) {
 }
 """
 
-PROPOSE = """
-mutation Propose($input: ProposeEnrollmentInput!) {
-  proposeEnrollment(input: $input) { enrollment { id status worker { id } } errors { code field message } }
-}
-"""
 
 VERIFY = """
 mutation Verify($input: [VerificationResultInput!]!) {
@@ -178,7 +174,7 @@ def _proposal_source(admin: Api) -> str:
     `proposeEnrollment` refuses a source whose coverage has ended (SOURCE_CLOSED), and the seed's source ends
     on 2025-12-31, so from December 2025 on the canary is proposed under a source of the current fiscal year.
     """
-    start = next_month_start(local_today())
+    start = next_month_start(programme_today())
     if start <= date(2025, 12, 31):
         return SEEDED_SOURCE
     code = f"SCOPE-TEST-{secrets.token_hex(3).upper()}"
@@ -585,7 +581,7 @@ def test_verify_the_canarys_enrollment_is_not_found(
 def test_terminate_the_canarys_enrollment_is_not_found(canary: Canary, local_verifier: Api, verifier: Api) -> None:
     """A verifier scoped to Bugul Lor cannot terminate the canary's enrollment: NOT_FOUND, as for a missing id;
     the province-wide verifier is told the proposal cannot be terminated (INVALID_TRANSITION): found."""
-    terms = {"reason": "MOVED_OUT", "effectiveDate": local_today().isoformat()}
+    terms = {"reason": "MOVED_OUT", "effectiveDate": programme_today().isoformat()}
     hidden = ask(local_verifier, canary, TERMINATE, input={"enrollmentId": canary.enrollment_id, **terms})
     absent = ask(
         local_verifier,

@@ -10,7 +10,7 @@ import base64
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,9 +24,11 @@ from tests.conftest import (
     Result,
     Server,
     new_nik,
+    programme_today,
     register_worker,
     worker_input,
 )
+from tests.documents import PROPOSE
 
 OPERATOR_SUBJECT = f"kelurahan-operator-{BUGUL_LOR}@test"
 ADMIN_SUBJECT = "pemkot-admin-3575@test"
@@ -41,14 +43,6 @@ mutation Update($input: UpdateWorkerInput!) {
 }
 """
 
-PROPOSE = """
-mutation Propose($input: ProposeEnrollmentInput!) {
-  proposeEnrollment(input: $input) {
-    enrollment { id status monthlyContribution programmes fundingSource { code } }
-    errors { code field message }
-  }
-}
-"""
 
 ALLOCATE = """
 mutation Allocate($input: FundingAllocationInput!) {
@@ -100,7 +94,7 @@ def next_month_start(day: date) -> date:
 
 def open_fiscal_year() -> int:
     """The year in which a proposal made today would start coverage (proposals start next month, WIB)."""
-    return next_month_start(datetime.now(JAKARTA).date()).year
+    return next_month_start(programme_today()).year
 
 
 # --- registerWorker: the happy path
@@ -353,7 +347,7 @@ def test_operator_cannot_register_outside_own_kelurahan(server: Server, operator
 
 
 def _future_birth_date() -> str:
-    return (datetime.now(JAKARTA).date() + timedelta(days=30)).isoformat()
+    return (programme_today() + timedelta(days=30)).isoformat()
 
 
 @pytest.mark.parametrize(
@@ -502,7 +496,7 @@ def test_monthly_contribution_is_16800_at_the_city_funded_income(server: Server,
 
     worker = register_worker(operator, monthlyIncome="4000000")["worker"]
     propose = {"workerId": worker["id"], "fundingSourceCode": "DBHCHT-2025", "programmes": ["JKK", "JKM"]}
-    if next_month_start(datetime.now(JAKARTA).date()) > date(2025, 12, 31):
+    if next_month_start(programme_today()) > date(2025, 12, 31):
         before = server.snapshot()
         result = operator.data(PROPOSE, input=propose)["proposeEnrollment"]
         assert [(e["code"], e["field"]) for e in result["errors"]] == [("SOURCE_CLOSED", "fundingSourceCode")]

@@ -39,7 +39,7 @@ class Targets:
 
 
 @pytest.fixture(scope="module")
-def targets(server: Server, ids: Ids) -> Targets:  # noqa: F811 - the fixture imported above
+def targets(server: Server, ids: Ids) -> Targets:
     """The seeded rows of tests/test_policies.py (an ACTIVE Bugul Lor worker, its enrollment, a city bill), and
     the worker's NIK."""
     node = server.api("auditor").data("query($id: ID!) { node(id: $id) { ... on Worker { nik } } }", id=ids.worker)
