@@ -111,6 +111,11 @@ class FundingAllocationInput:
     legal_basis: str | None = None
     coverage_start: date | None = None
     coverage_end: date | None = None
+    revision_reason: str | None = strawberry.field(
+        default=None,
+        description="Required to revise a source that exists (e.g. the budget amendment); kept in the audit trail. "
+        "A revision keeps the legal basis and coverage it does not give.",
+    )
 
 
 @strawberry.input

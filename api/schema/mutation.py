@@ -206,20 +206,24 @@ class Mutation(PolicyMutation):
 
     @strawberry.mutation
     async def record_funding_allocation(self, info: Info, input: FundingAllocationInput) -> FundingSourcePayload:
-        return await mutate(
-            info,
-            lambda: funding.allocate(
-                info.context,
-                code=input.code,
-                name=input.name,
-                fiscal_year=input.fiscal_year,
-                allocated=int(input.allocated),
-                legal_basis=input.legal_basis,
-                coverage_start=input.coverage_start,
-                coverage_end=input.coverage_end,
-            ),
-            lambda row, problems: FundingSourcePayload(funding_source=of(row, t.FundingSource.of), errors=problems),
+        allocation = funding.Allocation(
+            code=input.code,
+            name=input.name,
+            fiscal_year=input.fiscal_year,
+            allocated=int(input.allocated),
+            legal_basis=input.legal_basis,
+            coverage_start=input.coverage_start,
+            coverage_end=input.coverage_end,
+            revision_reason=input.revision_reason,
         )
+
+        def payload(result: Any, problems: list[UserError]) -> FundingSourcePayload:
+            if result is None:
+                return FundingSourcePayload(funding_source=None, errors=problems)
+            source, revised = result
+            return FundingSourcePayload(funding_source=t.FundingSource.of(source), errors=[], revised=revised)
+
+        return await mutate(info, lambda: funding.allocate(info.context, allocation), payload)
 
     @strawberry.mutation
     async def issue_contribution_bill(self, info: Info, input: IssueContributionBillInput) -> ContributionBillPayload:

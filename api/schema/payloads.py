@@ -65,6 +65,9 @@ class VerifyEnrollmentsPayload:
 class FundingSourcePayload:
     funding_source: FundingSource | None
     errors: list[UserError]
+    revised: bool = strawberry.field(
+        default=False, description="True when this request revised a source that existed (allocation, name, dates)."
+    )
 
 
 @strawberry.type

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Select, func, select
@@ -76,73 +77,117 @@ def _city_of(ctx: Context) -> str:
     return scope[0]
 
 
-async def allocate(
-    ctx: Context,
-    *,
-    code: str,
-    name: str,
-    fiscal_year: int,
-    allocated: int,
-    legal_basis: str | None,
-    coverage_start: date | None,
-    coverage_end: date | None,
-) -> FundingSource:
-    """Create a funding source, or revise one (e.g. an APBD amendment); never below what is already billed."""
+@dataclass(frozen=True)
+class Allocation:
+    """What recordFundingAllocation asks: a new source, or a revision of one (e.g. an APBD amendment)."""
+
+    code: str
+    name: str
+    fiscal_year: int
+    allocated: int
+    legal_basis: str | None = None
+    coverage_start: date | None = None
+    coverage_end: date | None = None
+    revision_reason: str | None = None
+
+
+def _coverage_problems(fiscal_year: int, start: date | None, end: date | None) -> list[Problem]:
+    if (start is None) != (end is None):
+        return [Problem("REQUIRED", "coverageEnd: give both ends of the coverage or neither.", "coverageEnd")]
     problems: list[Problem] = []
-    if not _SOURCE_CODE.fullmatch(code):
-        problems.append(Problem("INVALID_CODE", "code: 2-40 capitals, digits and dashes, e.g. DBHCHT-2025.", "code"))
-    problems += validation.text(name, "name", max_length=200)
-    if legal_basis is not None:
-        problems += validation.text(legal_basis, "legalBasis", max_length=200, required=False)
-    if not 2000 <= fiscal_year <= 2100:
-        problems.append(Problem("OUT_OF_RANGE", "fiscalYear: between 2000 and 2100.", "fiscalYear"))
-    if allocated <= 0:
-        problems.append(Problem("OUT_OF_RANGE", "allocated: must be more than zero.", "allocated"))
-    if (coverage_start is None) != (coverage_end is None):
-        problems.append(Problem("REQUIRED", "coverageEnd: give both ends of the coverage or neither.", "coverageEnd"))
-    elif coverage_start is not None and coverage_end is not None:
-        if coverage_start > coverage_end:
+    if start is not None and end is not None:
+        if start > end:
             problems.append(Problem("INVALID_PERIOD", "coverageEnd: must not be before coverageStart.", "coverageEnd"))
-        if coverage_start.year != fiscal_year or coverage_end.year != fiscal_year:
+        if start.year != fiscal_year or end.year != fiscal_year:
             problems.append(
                 Problem("INVALID_PERIOD", "coverageStart: coverage lies within the fiscal year.", "coverageStart")
             )
-        if coverage_start.day != 1:
+        if start.day != 1:
             problems.append(
                 Problem("INVALID_PERIOD", "coverageStart: coverage starts on the first of a month.", "coverageStart")
             )
+    return problems
+
+
+async def allocate(ctx: Context, a: Allocation) -> tuple[FundingSource, bool]:
+    """Create a funding source, or revise one: (the source, whether this revised it). A revision says why
+    (``revision_reason``), never goes below what is already billed, and keeps what the request leaves out (legal
+    basis, coverage); asking again for what is stored changes nothing and writes nothing (a retry acts once)."""
+    problems: list[Problem] = []
+    if not _SOURCE_CODE.fullmatch(a.code):
+        problems.append(Problem("INVALID_CODE", "code: 2-40 capitals, digits and dashes, e.g. DBHCHT-2025.", "code"))
+    problems += validation.text(a.name, "name", max_length=200)
+    if a.legal_basis is not None:
+        problems += validation.text(a.legal_basis, "legalBasis", max_length=200, required=False)
+    if a.revision_reason is not None:
+        problems += validation.text(a.revision_reason, "revisionReason", max_length=200)
+    if not 2000 <= a.fiscal_year <= 2100:
+        problems.append(Problem("OUT_OF_RANGE", "fiscalYear: between 2000 and 2100.", "fiscalYear"))
+    if a.allocated <= 0:
+        problems.append(Problem("OUT_OF_RANGE", "allocated: must be more than zero.", "allocated"))
+    if (a.coverage_start is None) != (a.coverage_end is None):
+        problems += _coverage_problems(a.fiscal_year, a.coverage_start, a.coverage_end)
     if problems:
         raise Refused(*problems)
     city = _city_of(ctx)
     rows = await ctx.db.scalars(
-        select(FundingSource).where(FundingSource.code == code).execution_options(**FOR_WRITE)
+        select(FundingSource).where(FundingSource.code == a.code).execution_options(**FOR_WRITE)
     )
     source = rows[0] if rows else None
+    # What the source will hold: a revision keeps what the request leaves out.
+    legal_basis = a.legal_basis if a.legal_basis is not None or source is None else source.legal_basis
+    if a.coverage_start is not None or source is None:
+        coverage_start, coverage_end = a.coverage_start, a.coverage_end
+    else:
+        coverage_start, coverage_end = source.coverage_start, source.coverage_end
+    problems = _coverage_problems(a.fiscal_year, coverage_start, coverage_end)
+    if problems:
+        raise Refused(*problems)
+    wanted = (a.name.strip(), a.fiscal_year, a.allocated, legal_basis, coverage_start, coverage_end)
     if source is None:
-        source = FundingSource(code=code, region_code=city)
+        source = FundingSource(code=a.code, region_code=city)
         ctx.db.add(source)
         action_detail = "created"
     else:
+        stored = (
+            source.name,
+            source.fiscal_year,
+            source.allocated,
+            source.legal_basis,
+            source.coverage_start,
+            source.coverage_end,
+        )
+        if stored == wanted:
+            return source, False  # asked again for what is stored: nothing to do twice
+        if a.revision_reason is None:
+            raise Refused(
+                Problem(
+                    "REVISION_REASON_REQUIRED",
+                    f"revisionReason: {a.code} exists (Rp{source.allocated}); revising it needs its reason, "
+                    "e.g. the budget amendment that changes it.",
+                    "revisionReason",
+                )
+            )
         billed = (await ctx.loaders.funding_figures.load(source.id)).billed
-        if allocated < billed:
+        if a.allocated < billed:
             raise Refused(
                 Problem("BELOW_BILLED", f"allocated: cannot go below the Rp{billed} already billed.", "allocated")
             )
-        action_detail = f"revised from {source.allocated}"
-    source.name, source.fiscal_year, source.allocated = name.strip(), fiscal_year, allocated
-    source.legal_basis, source.coverage_start, source.coverage_end = legal_basis, coverage_start, coverage_end
+        action_detail = f"revised from {source.allocated};reason={a.revision_reason.strip()}"
+    source.name, source.fiscal_year, source.allocated, source.legal_basis = wanted[:4]
+    source.coverage_start, source.coverage_end = coverage_start, coverage_end
     try:
         await ctx.db.flush()
     except IntegrityError as exc:
         # Codes are one namespace for the province: the code is another region's, or a concurrent request created
         # it a moment ago. Either way nothing is written, and nothing of the other source is told.
-        taken = Problem("CONFLICT", f"code: {code} is taken; look again, or choose another code.", "code")
+        taken = Problem("CONFLICT", f"code: {a.code} is taken; look again, or choose another code.", "code")
         raise Refused(taken) from exc
     ctx.audit(
         "funding:allocate",
         target_id=to_global_id("FundingSource", source.id),
         region_code=source.region_code,
-        detail=f"code={code};allocated={allocated};{action_detail}",
+        detail=f"code={a.code};allocated={a.allocated};{action_detail}",
     )
-    return source
+    return source, action_detail != "created"
 
