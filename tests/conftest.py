@@ -165,13 +165,19 @@ class Server:
 
     def sql(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
         """Read the database directly (outside the API), for checks the API must not be trusted with."""
+        [rows] = self._read([(statement, params)])
+        return rows
 
-        async def run() -> list[tuple[Any, ...]]:
+    def _read(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
+        """Several statements on one connection, each answered in full."""
+
+        async def run() -> list[list[tuple[Any, ...]]]:
             engine = create_engine(self.database_url)
-            async with engine.connect() as conn:
-                rows = [tuple(r) for r in (await conn.execute(text(statement), params)).all()]
-            await engine.dispose()
-            return rows
+            try:
+                async with engine.connect() as conn:
+                    return [[tuple(r) for r in (await conn.execute(text(s), p)).all()] for s, p in statements]
+            finally:
+                await engine.dispose()
 
         return asyncio.run(run())
 
@@ -187,8 +193,10 @@ class Server:
             "audit_events",
             "idempotency_keys",
             "kelurahan",
+            "policy_overrides",
         ]
-        return {t: self.sql(f"SELECT * FROM {t} ORDER BY id") for t in tables}  # noqa: S608 - fixed names
+        statements = [(f"SELECT * FROM {t} ORDER BY id", {}) for t in tables]  # noqa: S608 - fixed names
+        return dict(zip(tables, self._read(statements), strict=True))
 
 
 @contextmanager
