@@ -46,6 +46,11 @@ def schema_behind(database_url: str) -> str | None:
         try:
             async with engine.connect() as conn:
                 return await conn.run_sync(current_revision)
+        except Exception:
+            # aiosqlite stops a connection that failed to open on its own thread, which then answers on this loop:
+            # let it, or it finds the loop closed and prints a traceback under the caller's one-line message.
+            await asyncio.sleep(0.2)
+            raise
         finally:
             await engine.dispose()
 
