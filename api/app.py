@@ -27,6 +27,7 @@ from api.context import Context
 from api.graphiql import graphiql_assets, graphiql_html
 from api.limits import BodyLimit, BucketStore, RateLimit, RateLimiter, graphql_response
 from api.logging import RequestLog, configure_logging, current_request, internal_error_extensions, request_id_of
+from api.messages import in_language, msg, negotiate
 from api.metrics import metrics_endpoint
 from api.policies.authorizer import Authorizer
 from api.policies.watch import PolicyWatcher
@@ -126,7 +127,7 @@ class RentanGraphQL(GraphQL[Context, None]):
         # Strawberry applies this sub-response's status and headers to the answer: a limit met inside GraphQL
         # (lookups by NIK) makes it a 429 with Retry-After through it (api/limits.py, answer_too_many_requests).
         graphql_response.set(response)
-        return Context.open(
+        context = Context.open(
             principal=request.scope[PRINCIPAL_KEY],
             settings=self.settings,
             authorizer=self.authorizer,
@@ -135,6 +136,10 @@ class RentanGraphQL(GraphQL[Context, None]):
             # The id RequestLog returns in X-Request-Id: audit events and masked errors carry the same one.
             request_id=request_id_of(request.scope),
         )
+        # The language of the messages people read (UserErrors, and GraphQL errors in execute_single): English
+        # unless the request's Accept-Language asks for Bahasa Indonesia. Codes and fields never change with it.
+        context.language = negotiate(request.headers.get("accept-language"))
+        return context
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         """The last net under MaskErrors: in production, an error still carrying an unexpected exception (one
@@ -153,16 +158,24 @@ class RentanGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """A NUL character in a query's text is refused before execution, naming where (see nul_character_at)."""
+        """A NUL character in a query's text is refused before execution, naming where (see nul_character_at).
+        Errors raised with a message of api/messages.py (FORBIDDEN, BAD_USER_INPUT, RATE_LIMITED) are answered in
+        the request's language."""
         where = nul_character_at(
             request_data.query, request_data.variables, request_data.operation_name, self.settings.max_tokens or None
         )
         if where is not None:
-            message = f"{where}: the NUL character (U+0000) is not allowed in text."
-            return ExecutionResult(
+            message = msg("{where}: the NUL character (U+0000) is not allowed in text.", where=where)
+            result = ExecutionResult(
                 data=None, errors=[GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "field": where})]
             )
-        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        else:
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        if result.errors:
+            result.errors = [in_language(error, context.language) for error in result.errors]
+        return result
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -27,6 +27,7 @@ class Context:
     authorizer: Authorizer
     session: RequestSession
     trail: AuditTrail
+    language: str = "en"  # of the messages people read in the answer (api/messages.py); set from Accept-Language
     _loaders: Loaders | None = None
     _now: datetime | None = None
 

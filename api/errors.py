@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api.messages import Message, msg
+
 
 @dataclass(frozen=True)
 class Problem:
-    """A rule the input broke, or a state that forbids the change. ``field`` is the input path, e.g. ``nik``."""
+    """A rule the input broke, or a state that forbids the change. ``field`` is the input path, e.g. ``nik``.
+    ``message`` is a :class:`~api.messages.Message` (its English text; the answer renders it in the request's
+    language), or plain English text."""
 
     code: str
     message: str
@@ -22,6 +26,8 @@ class Refused(Exception):
         self.problems = list(problems)
 
 
-def not_found(field: str, what: str) -> Problem:
+def not_found(field: str, what: Message) -> Problem:
     # One message for "absent" and "outside your scope": existence must not leak.
-    return Problem("NOT_FOUND", f"{field}: no {what} with this id is visible to you.", field)
+    return Problem(
+        "NOT_FOUND", msg("{field}: no {what} with this id is visible to you.", field=field, what=what), field
+    )

@@ -6,6 +6,7 @@ import base64
 import binascii
 
 from api.errors import Problem, Refused
+from api.messages import msg
 
 # Primary keys are INTEGER columns: PostgreSQL refuses a larger parameter with a driver error.
 MAX_PK = 2**31 - 1
@@ -40,7 +41,9 @@ def require_id(value: str, type_name: str, field: str) -> int:
     """The primary key an input id names, or a refusal naming the field."""
     parsed = parse_global_id(value)
     if parsed is None or parsed[0] != type_name:
-        raise Refused(Problem("INVALID_ID", f"{field}: not a valid {type_name} id.", field))
+        raise Refused(
+            Problem("INVALID_ID", msg("{field}: not a valid {type_name} id.", field=field, type_name=type_name), field)
+        )
     return parsed[1]
 
 

@@ -4,9 +4,12 @@ Exit codes, the same for every command: 0 when everything went through; 1 when t
 rows were refused or invalid (the report lists each one), or what was asked is not visible to the token's role;
 2 for a usage or connection problem (bad file, missing column, no token, server unreachable, token refused).
 
-Heavy imports (openpyxl, gql, rich) happen inside the commands: `rentan --help` and the server's own commands do
-not pay for them, and a machine without the client's extra (`pip install "rentan[client]"`) is told to install it
-instead of failing on an import.
+Language: Bahasa Indonesia by default (headers, choices, the Petunjuk sheet, outcomes, messages, formats);
+`--lang en` (or RENTAN_LANG=en) before the command for English. Sheets are read in either language.
+
+Heavy imports (openpyxl, gql, rich, babel) happen inside the commands: `rentan --help` and the server's own
+commands do not pay for them, and a machine without the client's extra (`pip install "rentan[client]"`) is told to
+install it instead of failing on an import.
 """
 
 from __future__ import annotations
@@ -20,10 +23,14 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from client import i18n
+from client.i18n import _
+
 client_app = typer.Typer(
     help="Sheets (XLSX or CSV) in and out of a running Rentan API: RENTAN_URL (default "
     "http://127.0.0.1:8000/graphql) and the bearer token in RENTAN_TOKEN. Exit codes: 0 all rows went through, "
-    "1 some rows refused or invalid (see the report) or not visible to your role, 2 usage or connection error.",
+    "1 some rows refused or invalid (see the report) or not visible to your role, 2 usage or connection error. "
+    "Bahasa Indonesia by default; --lang en for English.",
     no_args_is_help=True,
     rich_markup_mode=None,  # click's plain help: typer's rich help shows every flag as taking a value (<bool>)
 )
@@ -32,7 +39,15 @@ T = TypeVar("T")
 
 INSTALL_HINT = 'pip install "rentan[client]"'
 # The modules of the `client` extra (pyproject.toml) the commands import, and the requirement bringing each.
-EXTRAS = {"gql": "gql[httpx]", "httpx": "gql[httpx]", "openpyxl": "openpyxl", "rich": "rich"}
+EXTRAS = {"gql": "gql[httpx]", "httpx": "gql[httpx]", "openpyxl": "openpyxl", "rich": "rich", "babel": "babel"}
+
+
+class Language(enum.StrEnum):
+    id = "id"
+    en = "en"
+
+
+DEFAULT_LANGUAGE = Language(i18n.CLI_DEFAULT)
 
 
 class SheetKind(enum.StrEnum):
@@ -63,8 +78,16 @@ def _options(
     version: Annotated[
         bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    lang: Annotated[
+        Language,
+        typer.Option(
+            "--lang",
+            envvar="RENTAN_LANG",
+            help="Language of the templates, reports, exports and messages: id (Bahasa Indonesia) or en.",
+        ),
+    ] = DEFAULT_LANGUAGE,
 ) -> None:
-    pass
+    i18n.set_language(lang.value)
 
 
 URL_OPTION = typer.Option("--url", help="The API's /graphql endpoint; default RENTAN_URL, else localhost:8000.")
@@ -84,7 +107,13 @@ def _failures() -> Iterator[None]:
     Every command passes here first: without the client's extra installed, it says how to install it (exit 2)."""
     missing = sorted({requirement for module, requirement in EXTRAS.items() if not _importable(module)})
     if missing:
-        raise _fail(f"{', '.join(missing)} missing: install the file client with {INSTALL_HINT}", 2)
+        # Without babel the message stays English (i18n falls back to the source strings).
+        raise _fail(
+            _("{modules} missing: install the file client with {hint}").format(
+                modules=", ".join(missing), hint=INSTALL_HINT
+            ),
+            2,
+        )
     from client.connection import ClientFailure, QueryFailed
     from client.exports import NotVisible
     from client.sheets import SheetError
@@ -94,7 +123,9 @@ def _failures() -> Iterator[None]:
     except (ClientFailure, SheetError) as exc:
         raise _fail(str(exc), 2) from None
     except QueryFailed as exc:
-        raise _fail(f"the server answered with an error ({', '.join(exc.codes)}): {exc}", 2) from None
+        raise _fail(
+            _("the server answered with an error ({codes}): {error}").format(codes=", ".join(exc.codes), error=exc), 2
+        ) from None
     except NotVisible as exc:
         raise _fail(str(exc), 1) from None
 
@@ -115,14 +146,14 @@ def _with_api(url: str | None, work: Callable[..., T]) -> T:
 
 def _check_suffix(path: Path, option: str) -> None:
     if path.suffix.lower() not in (".xlsx", ".csv"):
-        raise _fail(f"{option} {path}: use a .xlsx or .csv file name.", 2)
+        raise _fail(_("{option} {path}: use a .xlsx or .csv file name.").format(option=option, path=path), 2)
 
 
 def _check_report(file: Path, report: Path) -> None:
     _check_suffix(file, "FILE")
     _check_suffix(report, "--report")
     if report.resolve() == file.resolve():
-        raise _fail("--report names the input sheet itself: the report would overwrite it.", 2)
+        raise _fail(_("--report names the input sheet itself: the report would overwrite it."), 2)
 
 
 @client_app.command()
@@ -140,7 +171,10 @@ def template(
     _check_suffix(output, "-o")
     with _failures():
         write_template(output, WORKERS if kind == SheetKind.workers else VERIFICATIONS)
-    typer.echo(f"{kind.value} template written to {output}", err=True)
+    typer.echo(
+        _("{kind} template written to {path}").format(kind=i18n.label("sheet", kind.value).lower(), path=output),
+        err=True,
+    )
 
 
 @client_app.command("import-workers")
@@ -155,15 +189,16 @@ def import_workers(
     """Register the residents of a sheet (kelurahan or Pemkot token).
 
     Each row succeeds or fails alone; importing the same sheet again registers nobody twice. Exit 0 when every
-    row is REGISTERED or ALREADY_REGISTERED, 1 when any is REFUSED or INVALID (the report says why, with the
-    column and the rule), 2 on a usage or connection error.
+    row is REGISTERED or ALREADY_REGISTERED (on your list), 1 when any is REFUSED, INVALID or REGISTERED_ELSEWHERE
+    (another kelurahan holds the resident; the report says why, with the column and the rule), 2 on a usage or
+    connection error.
     """
     from client import imports
     from client.progress import Bar
 
     report_path = report or imports.default_report_path(file)
     _check_report(file, report_path)
-    with _failures(), Bar("registering") as bar:
+    with _failures(), Bar(_("registering")) as bar:
         summary = _with_api(url, lambda api: imports.import_workers(api, file, report_path, batch, bar))
     typer.echo(summary.line(), err=True)
     raise typer.Exit(0 if summary.ok else 1)
@@ -188,7 +223,7 @@ def import_verifications(
 
     report_path = report or imports.default_report_path(file)
     _check_report(file, report_path)
-    with _failures(), Bar("verifying") as bar:
+    with _failures(), Bar(_("verifying")) as bar:
         summary = _with_api(url, lambda api: imports.import_verifications(api, file, report_path, batch, bar))
     typer.echo(summary.line(), err=True)
     raise typer.Exit(0 if summary.ok else 1)
@@ -201,7 +236,10 @@ def export(
     kelurahan: Annotated[str | None, typer.Option(help="Only this kelurahan (10-digit code).")] = None,
     status: Annotated[
         str | None,
-        typer.Option(help="PROPOSED, ACTIVE, REJECTED, LAPSED or TERMINATED (workers: with an enrollment in it)."),
+        typer.Option(
+            help="PROPOSED, ACTIVE, REJECTED, LAPSED or TERMINATED, or in Indonesian (Diusulkan, Aktif, ...); "
+            "workers: with an enrollment in it."
+        ),
     ] = None,
     funding_source: Annotated[str | None, typer.Option(help="Enrollments of this funding source code.")] = None,
     fiscal_year: Annotated[int | None, typer.Option(help="Realisation: the fiscal year's sources.")] = None,
@@ -219,16 +257,16 @@ def export(
     with _failures():
         if kind == ExportKind.realisation:
             if kelurahan or status or funding_source:
-                raise _fail("the realisation export takes --fiscal-year and --semester only.", 2)
-            with Bar("exporting") as bar:
+                raise _fail(_("the realisation export takes --fiscal-year and --semester only."), 2)
+            with Bar(_("exporting")) as bar:
                 summary = _with_api(
                     url, lambda api: exports.export_realisation(api, output, fiscal_year, semester, bar)
                 )
         else:
             if fiscal_year is not None or semester is not None:
-                raise _fail("--fiscal-year and --semester are for the realisation export.", 2)
+                raise _fail(_("--fiscal-year and --semester are for the realisation export."), 2)
             filter_input = exports.list_filter(kind.value, kelurahan, status, funding_source)
-            with Bar("exporting") as bar:
+            with Bar(_("exporting")) as bar:
                 summary = _with_api(url, lambda api: exports.export_list(api, kind.value, output, filter_input, bar))
     typer.echo(summary.line(), err=True)
 

@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from client.i18n import _
+
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
 ATTEMPTS = 3
 MAX_RATE_WAIT = 300.0  # seconds a run waits in all for the server's rate limit before giving up
@@ -101,21 +103,26 @@ class Api:
                 return self._execute_once(query, variables)
             except RateLimited as limited:
                 if waited >= MAX_RATE_WAIT:
-                    raise ClientFailure(
-                        f"the server still refuses requests as too many after {waited:.0f} s (HTTP 429); try later."
-                    ) from None
+                    message = _(
+                        "the server still refuses requests as too many after {seconds} s (HTTP 429); try later."
+                    )
+                    raise ClientFailure(message.format(seconds=f"{waited:.0f}")) from None
                 time.sleep(limited.retry_after)
                 waited += limited.retry_after
                 continue
             except TransportConnectionFailed as exc:
                 failure = ClientFailure(
-                    f"cannot reach the Rentan API at {self.url} ({exc or 'no answer'}). Is the server running, "
-                    "and does RENTAN_URL name its /graphql endpoint?"
+                    _(
+                        "cannot reach the Rentan API at {url} ({error}). Is the server running, and does RENTAN_URL "
+                        "name its /graphql endpoint?"
+                    ).format(url=self.url, error=exc or _("no answer"))
                 )
             except TransportServerError as exc:
                 if exc.code not in (502, 503, 504):
                     raise self._server_error(exc) from exc
-                failure = ClientFailure(f"the Rentan API at {self.url} is unavailable (HTTP {exc.code}).")
+                failure = ClientFailure(
+                    _("the Rentan API at {url} is unavailable (HTTP {status}).").format(url=self.url, status=exc.code)
+                )
             failures += 1
             self.close()  # a failed transport is not reused: the next attempt opens a fresh connection
             if failures >= ATTEMPTS:
@@ -138,28 +145,40 @@ class Api:
             codes = {(e.get("extensions") or {}).get("code") for e in errors}
             if "UNAUTHENTICATED" in codes:
                 raise ClientFailure(
-                    f"the server refused the token (HTTP 401: {errors[0].get('message')}). Set RENTAN_TOKEN to a "
-                    "valid, unexpired token for this server (`rentan token --role ... --scope ...` in development)."
+                    _(
+                        "the server refused the token (HTTP 401: {message}). Set RENTAN_TOKEN to a valid, unexpired "
+                        "token for this server (`rentan token --role ... --scope ...` in development)."
+                    ).format(message=errors[0].get("message"))
                 ) from exc
             if "RATE_LIMITED" in codes:
                 # The server's per-subject rate limit (HTTP 429): wait as it says, then send the same request.
                 retry_after = (errors[0].get("extensions") or {}).get("retryAfter")
                 raise RateLimited(float(retry_after) if isinstance(retry_after, int | float) else 1.0) from exc
             if "FORBIDDEN" in codes:
-                raise ClientFailure(f"your token's role may not do this: {errors[0].get('message')}") from exc
+                raise ClientFailure(
+                    _("your token's role may not do this: {message}").format(message=errors[0].get("message"))
+                ) from exc
             raise QueryFailed(errors) from exc
         except TransportProtocolError as exc:
             raise ClientFailure(
-                f"{self.url} did not answer as a GraphQL API ({str(exc)[:200]}); RENTAN_URL should end in /graphql."
+                _("{url} did not answer as a GraphQL API ({error}); RENTAN_URL should end in /graphql.").format(
+                    url=self.url, error=str(exc)[:200]
+                )
             ) from exc
         return dict(result.data or {})
 
     def _server_error(self, exc: Any) -> ClientFailure:
         if exc.code == 401:
-            return ClientFailure("the server refused the token (HTTP 401). Set RENTAN_TOKEN to a valid token.")
+            return ClientFailure(_("the server refused the token (HTTP 401). Set RENTAN_TOKEN to a valid token."))
         if exc.code == 404:
-            return ClientFailure(f"{self.url} answered 404: RENTAN_URL should name the API's /graphql endpoint.")
-        return ClientFailure(f"the Rentan API at {self.url} failed (HTTP {exc.code}): {str(exc)[:200]}")
+            return ClientFailure(
+                _("{url} answered 404: RENTAN_URL should name the API's /graphql endpoint.").format(url=self.url)
+            )
+        return ClientFailure(
+            _("the Rentan API at {url} failed (HTTP {status}): {error}").format(
+                url=self.url, status=exc.code, error=str(exc)[:200]
+            )
+        )
 
     def server_time(self) -> datetime | None:
         headers = getattr(self._transport, "response_headers", None)
@@ -221,7 +240,9 @@ def connect(url: str | None = None) -> Api:
     token = bare_token(settings.token.get_secret_value()) if settings.token is not None else ""
     if not token:
         raise ClientFailure(
-            "set RENTAN_TOKEN to your bearer token (e.g. TOKEN=$(rentan token --role kelurahan-operator --scope "
-            "3575041010) in development), and RENTAN_URL if the API is not at " + DEFAULT_URL
+            _(
+                "set RENTAN_TOKEN to your bearer token (e.g. TOKEN=$(rentan token --role kelurahan-operator --scope "
+                "3575041010) in development), and RENTAN_URL if the API is not at {url}"
+            ).format(url=DEFAULT_URL)
         )
     return Api(url or settings.url, token, timeout=settings.client_timeout)

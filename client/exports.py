@@ -1,8 +1,12 @@
 """What the token may see, out to a sheet: workers, enrollments, and the monthly realisation.
 
 Lists are paged through the API's keyset cursors (never OFFSET), a page after the other, and written as they
-arrive. Nothing is unmasked or filled in here: a NIK comes out exactly as the server returns it (masked for a role
-without worker.nik:read), and a contact field the role may not read (null) is an empty cell.
+arrive. In Indonesian (the command line's default) headers and codes are shown as labels (Laki-laki, Pedagang Kaki
+Lima, Aktif), dates day first, money as Rp90.800 in a CSV (a number cell with the Rp format in an XLSX) and the
+server's timestamps in WIB; an Indonesian export imports again as it is.
+
+Nothing is unmasked or filled in here: a NIK comes out exactly as the server returns it (masked for a role without
+worker.nik:read), and a contact field the role may not read (null) is an empty cell.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from client import i18n
 from client.connection import Api, ClientFailure
 from client.enums import EnrollmentStatus
+from client.i18n import _
 from client.progress import Progress
-from client.sheets import Cell, OutColumn, Table, write_tables
+from client.sheets import Cell, CellError, OutColumn, Table, write_tables
 
 PAGE_SIZE = 100  # the server's default RENTAN_MAX_PAGE_SIZE: larger pages are refused
 
@@ -39,6 +45,26 @@ def text(path: str) -> Callable[[dict[str, Any]], Cell]:
         if isinstance(value, list):
             return ",".join(str(v) for v in value)
         return None if value is None else str(value)
+
+    return get
+
+
+def label(path: str, context: str) -> Callable[[dict[str, Any]], Cell]:
+    """A code (MALE, STREET_VENDOR, ACTIVE) as shown: its label in Indonesian, the code in English."""
+
+    def get(node: dict[str, Any]) -> Cell:
+        value = _get(node, path)
+        return None if value is None else i18n.label(context, str(value))
+
+    return get
+
+
+def moment(path: str) -> Callable[[dict[str, Any]], Cell]:
+    """A server timestamp: in WIB (17/08/2025 14.30.05 WIB) in Indonesian, as the server wrote it in English."""
+
+    def get(node: dict[str, Any]) -> Cell:
+        value = _get(node, path)
+        return None if value is None else i18n.moment(str(value))
 
     return get
 
@@ -93,8 +119,8 @@ WORKERS = ListExport(
         _f("nik", text("nik"), width=20),
         _f("full_name", text("fullName"), width=26),
         _f("birth_date", day("birthDate"), "date", 12),
-        _f("sex", text("sex"), width=8),
-        _f("occupation", text("occupation"), width=22),
+        _f("sex", label("sex", "sex"), width=10),
+        _f("occupation", label("occupation", "occupation"), width=22),
         _f("monthly_income", money("monthlyIncome"), "money", 14),
         _f("kelurahan_code", text("kelurahan.code"), width=14),
         _f("phone", text("phone"), width=16),
@@ -102,9 +128,9 @@ WORKERS = ListExport(
         _f("family_card_number", text("familyCardNumber"), width=20),
         _f("kelurahan_name", text("kelurahan.name"), width=20),
         _f("worker_id", text("id"), width=20),
-        _f("registered_at", text("registeredAt"), width=26),
+        _f("registered_at", moment("registeredAt"), width=26),
         _f("enrollment_id", text("currentEnrollment.id"), width=26),
-        _f("enrollment_status", text("currentEnrollment.status"), width=12),
+        _f("enrollment_status", label("currentEnrollment.status", "status"), width=12),
         _f("membership_number", text("currentEnrollment.membershipNumber"), width=16),
         _f("funding_source", text("currentEnrollment.fundingSource.code"), width=16),
     ),
@@ -122,7 +148,7 @@ ENROLLMENTS = ListExport(
     """,
     fields=(
         _f("enrollment_id", text("id"), width=26),
-        _f("status", text("status"), width=12),
+        _f("status", label("status", "status"), width=12),
         _f("nik", text("worker.nik"), width=20),
         _f("full_name", text("worker.fullName"), width=26),
         _f("kelurahan_code", text("worker.kelurahan.code"), width=14),
@@ -134,10 +160,10 @@ ENROLLMENTS = ListExport(
         _f("coverage_start", day("coverageStart"), "date", 12),
         _f("coverage_end", day("coverageEnd"), "date", 12),
         _f("monthly_contribution", money("monthlyContribution"), "money", 14),
-        _f("proposed_at", text("proposedAt"), width=26),
-        _f("verified_at", text("verifiedAt"), width=26),
-        _f("rejection_reason", text("rejectionReason"), width=18),
-        _f("termination_reason", text("terminationReason"), width=18),
+        _f("proposed_at", moment("proposedAt"), width=26),
+        _f("verified_at", moment("verifiedAt"), width=26),
+        _f("rejection_reason", label("rejectionReason", "rejection"), width=18),
+        _f("termination_reason", label("terminationReason", "termination"), width=18),
     ),
     filters=frozenset({"kelurahan", "status", "funding_source"}),
 )
@@ -148,16 +174,24 @@ LISTS = {"workers": WORKERS, "enrollments": ENROLLMENTS}
 def list_filter(kind: str, kelurahan: str | None, status: str | None, funding_source: str | None) -> dict[str, Any]:
     """The connection's filter input; an option the connection cannot filter by is a usage error, not ignored
     (an export silently wider than asked for is how data leaves an office)."""
+    from client.columns import status as read_status
+
     spec = LISTS[kind]
     if status is not None:
-        status = status.strip().upper()
-        if status not in {s.value for s in EnrollmentStatus}:
-            raise ClientFailure(f"--status is one of {', '.join(s.value for s in EnrollmentStatus)}.")
+        try:
+            status = read_status(status)  # ACTIVE, active, Aktif, nonaktif ...
+        except CellError:
+            choices = ", ".join(f"{s.value} ({i18n.indonesian_label('status', s.value)})" for s in EnrollmentStatus)
+            raise ClientFailure(_("--status is one of {choices}.").format(choices=choices)) from None
     given = {"kelurahan": kelurahan, "status": status, "funding_source": funding_source}
     unsupported = [name for name, value in given.items() if value is not None and name not in spec.filters]
     if unsupported:
         options = ", ".join("--" + n.replace("_", "-") for n in unsupported)
-        raise ClientFailure(f"the {kind} export cannot filter by {options}; use the enrollments export for that.")
+        raise ClientFailure(
+            _("the {kind} export cannot filter by {options}; use the enrollments export for that.").format(
+                kind=kind, options=options
+            )
+        )
     names = {"kelurahan": "kelurahanCode", "funding_source": "fundingSourceCode"}
     names["status"] = "enrollmentStatus" if kind == "workers" else "status"
     return {names[name]: value for name, value in given.items() if value is not None}
@@ -186,7 +220,7 @@ def nodes(
         variables = {"first": page_size, "after": after, "filter": filter_input or None, "count": first}
         connection = api.execute(query, variables)[spec.root]
         if first:
-            progress.start(connection.get("totalCount"), spec.root)
+            progress.start(connection.get("totalCount"), i18n.label("sheet", spec.root).lower())
             first = False
         edges = connection["edges"]
         for edge in edges:
@@ -205,7 +239,9 @@ class ExportSummary:
     path: Path
 
     def line(self) -> str:
-        return f"{self.rows} {self.kind} rows written to {self.path}"
+        return _("{rows} {kind} rows written to {path}").format(
+            rows=self.rows, kind=i18n.label("sheet", self.kind).lower(), path=self.path
+        )
 
 
 def export_list(
@@ -260,7 +296,7 @@ PROGRAMME_FIGURES = (
 
 
 def in_period(period: str, fiscal_year: int | None, semester: int | None) -> bool:
-    year, _, month = period.partition("-")
+    year, _sep, month = period.partition("-")
     if semester is None:
         return True
     return (fiscal_year is None or int(year) == fiscal_year) and int(month) in SEMESTERS[semester]
@@ -272,18 +308,18 @@ def export_realisation(
     """The months of the DBHCHT realisation (of one semester when asked) and a totals row; in an XLSX a second
     sheet "programme" holds the year's allocated, remaining and projected figures (a CSV holds one table)."""
     if semester is not None and semester not in SEMESTERS:
-        raise ClientFailure("--semester is 1 (January-June) or 2 (July-December).")
+        raise ClientFailure(_("--semester is 1 (January-June) or 2 (July-December)."))
     if semester is not None and fiscal_year is None:
-        raise ClientFailure("--semester needs --fiscal-year: a semester report is of one fiscal year.")
+        raise ClientFailure(_("--semester needs --fiscal-year: a semester report is of one fiscal year."))
     realisation = api.execute(REALISATION, {"fiscalYear": fiscal_year})["programmeSummary"]["realisation"]
     if realisation is None:
-        raise NotVisible("the realisation is not visible to your token's role (it needs funding:read).")
+        raise NotVisible(_("the realisation is not visible to your token's role (it needs funding:read)."))
     months = [m for m in realisation["months"] if in_period(m["period"], fiscal_year, semester)]
-    progress.start(len(months), "months")
+    progress.start(len(months), _("months"))
     progress.advance(len(months))
     rows: list[Sequence[Cell]] = [
         (
-            m["period"],
+            i18n.month(m["period"]),
             int(m["membersActive"]),
             int(m["membersBilled"]),
             int(m["billed"]),
@@ -295,7 +331,7 @@ def export_realisation(
     ]
     rows.append(
         (
-            "TOTAL",
+            _("TOTAL"),
             None,
             None,
             sum(int(m["billed"]) for m in months),
@@ -304,12 +340,17 @@ def export_realisation(
             any(m["isProjection"] for m in months),
         )
     )
-    span = f"fiscal year {fiscal_year}" if fiscal_year is not None else "every visible funding source"
-    scope = span + (f", semester {semester}" if semester else "")
+    span = (
+        _("fiscal year {year}").format(year=fiscal_year)
+        if fiscal_year is not None
+        else _("every visible funding source")
+    )
+    scope = span + (_(", semester {semester}").format(semester=semester) if semester else "")
+    whole_year = _("{span}, whole year (not only the semester)").format(span=span)
     programme: list[Sequence[Cell]] = [
-        (name, int(realisation[key]), f"{span}, whole year (not only the semester)") for name, key in PROGRAMME_FIGURES
+        (i18n.label("figure", name), int(realisation[key]), whole_year) for name, key in PROGRAMME_FIGURES
     ]
-    programme.insert(0, ("months", None, scope))
+    programme.insert(0, (i18n.label("figure", "months"), None, scope))
     write_tables(
         path, [Table("realisation", REALISATION_COLUMNS, rows), Table("programme", PROGRAMME_COLUMNS, programme)]
     )

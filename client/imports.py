@@ -3,6 +3,9 @@
 Both imports follow one shape: every row is parsed locally (a row whose cells cannot even make a GraphQL input is
 INVALID and never sent), the rest go in batches of the server's batch mutations, where each item succeeds or fails
 alone, and every input row gets one line in the report with its outcome. One bad row never blocks the others.
+
+Outcomes are codes (REGISTERED, ...) in the results; the report and the summary line show them in the language
+shown (client/i18n.py: TERDAFTAR, ...). A CSV report is separated as its input was (`;` from an Indonesian Excel).
 """
 
 from __future__ import annotations
@@ -17,16 +20,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from client import i18n
 from client.columns import VERIFICATIONS, WORKERS, checks_input, orphan_notes
-from client.connection import Api, ClientFailure, QueryFailed
+from client.connection import Api, ClientFailure, QueryFailed, Viewer
+from client.i18n import _
 from client.progress import Progress
 from client.sheets import CellProblem, OutColumn, SheetSpec, Table, cell_text, parse_row, read_sheet, write_tables
 
 MAX_BATCH = 1000  # the server's ceiling per registerWorkers / verifyEnrollments request
-LOOKUP_BATCH = 25  # workerByNik lookups per request: aliases of one query, and the server allows 30
+LOOKUP_BATCH = 25  # workerByNik / kelurahan lookups per request: aliases of one query, and the server allows 30
 
 REGISTERED = "REGISTERED"
 ALREADY_REGISTERED = "ALREADY_REGISTERED"
+# The NIK is registered, but not on the caller's list: another kelurahan holds the resident (exit code 1).
+REGISTERED_ELSEWHERE = "REGISTERED_ELSEWHERE"
 VERIFIED = "VERIFIED"
 REJECTED = "REJECTED"
 REFUSED = "REFUSED"
@@ -52,6 +59,12 @@ class RowResult:
     codes: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    fields: list[str | None] = field(default_factory=list)  # the input field of each code (not in the report)
+
+
+def outcome_label(outcome: str) -> str:
+    """An outcome as the report shows it: TERDAFTAR, or REGISTERED in English."""
+    return i18n.label("outcome", outcome)
 
 
 @dataclass
@@ -68,18 +81,29 @@ class ImportSummary:
 
     @property
     def ok(self) -> bool:
-        """Every row ended well: exit code 0; any refused, invalid or unsent row: exit code 1."""
+        """Every row ended well: exit code 0; any refused, invalid, unsent row, or a resident another kelurahan
+        holds: exit code 1."""
         return all(r.outcome in self.good for r in self.results)
 
     def line(self) -> str:
         counts = self.counts
-        parts = [f"{counts[o]} {o.lower().replace('_', ' ')}" for o in self.order if counts[o] or o in self.good]
-        return f"{len(self.results)} rows: {', '.join(parts)}; report: {self.report}"
+        parts = [
+            f"{counts[o]} {outcome_label(o).lower().replace('_', ' ')}"
+            for o in self.order
+            if counts[o] or o in self.good
+        ]
+        return _("{rows} rows: {outcomes}; report: {report}").format(
+            rows=len(self.results), outcomes=", ".join(parts), report=self.report
+        )
 
 
 def check_batch(batch: int) -> None:
     if not 1 <= batch <= MAX_BATCH:
-        raise ClientFailure(f"a batch is 1 to {MAX_BATCH} rows (the server's ceiling per request), not {batch}.")
+        raise ClientFailure(
+            _("a batch is 1 to {most} rows (the server's ceiling per request), not {batch}.").format(
+                most=MAX_BATCH, batch=batch
+            )
+        )
 
 
 def default_report_path(path: Path) -> Path:
@@ -104,20 +128,25 @@ def send_splitting(
         middle = len(items) // 2
         return send_splitting(items[:middle], send, alone) + send_splitting(items[middle:], send, alone)
     if len(answers) != len(items):
-        raise ClientFailure(f"the server answered {len(answers)} outcomes for {len(items)} rows; nothing more sent.")
+        raise ClientFailure(
+            _("the server answered {answers} outcomes for {rows} rows; nothing more sent.").format(
+                answers=len(answers), rows=len(items)
+            )
+        )
     return answers
 
 
 def server_messages(spec: SheetSpec, errors: list[dict[str, Any]]) -> list[str]:
-    """The server's UserErrors against the sheet's column names: "fullName: must not be blank." becomes
-    "full_name: must not be blank."."""
+    """The server's UserErrors against the sheet's columns, in the language shown: "fullName: must not be blank."
+    becomes "full_name: must not be blank." (English) or "Nama Lengkap: tidak boleh kosong." (Indonesian)."""
     messages = []
     for error in errors:
         field_name = error.get("field")
         message = str(error.get("message") or "")
         if field_name and message.startswith(f"{field_name}: "):
             message = message[len(field_name) + 2 :]
-        column = spec.column_for_field(field_name)
+        column = spec.header(spec.column_for_field(field_name))
+        message = i18n.server_message(message)
         messages.append(f"{column}: {message}" if column else message)
     return messages
 
@@ -143,14 +172,14 @@ def _before(stamp: str | None, run_start: datetime | None) -> bool:
         return False
 
 
-def save_report(path: Path, table: Table) -> Path:
+def save_report(path: Path, table: Table, delimiter: str = ",") -> Path:
     """Write the report; if its file cannot be replaced (open in Excel on Windows locks it), beside it under a
     name with the time, so that the outcomes of rows already sent are never lost. Returns where it went."""
     try:
-        write_tables(path, [table])
+        write_tables(path, [table], delimiter)
     except OSError:
         path = path.with_name(f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
-        write_tables(path, [table])
+        write_tables(path, [table], delimiter)
     return path
 
 
@@ -165,17 +194,21 @@ def _send_in_batches(
     apply: Callable[[RowResult, dict[str, Any]], None],
     results: list[RowResult],
     progress: Progress,
+    after: Callable[[Sequence[Item]], None] | None = None,
 ) -> None:
-    """Both imports: the pending rows in batches, each outcome onto its row's result, progress as they come."""
+    """Both imports: the pending rows in batches, each outcome onto its row's result (then ``after`` on the
+    batch: the look-ups an outcome needs), progress as they come."""
     for part in chunks(pending, batch):
-        for (index, _), outcome in zip(part, send_splitting(part, send, alone), strict=True):
+        for (index, _item), outcome in zip(part, send_splitting(part, send, alone), strict=True):
             apply(results[index], outcome)
+        if after is not None:
+            after(part)
         progress.advance(len(part))
 
 
 @contextmanager
 def _reporting_on_failure(
-    results: list[RowResult], report: Path, table: Callable[[list[RowResult]], Table]
+    results: list[RowResult], report: Path, table: Callable[[list[RowResult]], Table], delimiter: str = ","
 ) -> Iterator[None]:
     """Should the run be cut short (server lost), the report is still written: rows already sent keep their
     outcome, the others are NOT_SENT, and the error names where the report went."""
@@ -183,14 +216,22 @@ def _reporting_on_failure(
         yield
     except ClientFailure as failure:
         _not_sent(results, failure)
-        saved = save_report(report, table(results))
-        raise ClientFailure(f"{failure} The outcomes so far are in {saved} (the rest NOT_SENT).") from failure
+        saved = save_report(report, table(results), delimiter)
+        raise ClientFailure(
+            _("{failure} The outcomes so far are in {report} (the rest {not_sent}).").format(
+                failure=failure, report=saved, not_sent=outcome_label(NOT_SENT)
+            )
+        ) from failure
 
 
 def _not_sent(results: list[RowResult], failure: ClientFailure) -> None:
     for result in results:
         if result.outcome == NOT_SENT:
-            result.messages = [f"not sent: {failure}; import the same sheet again (nothing is registered twice)"]
+            result.messages = [
+                _("not sent: {failure}; import the same sheet again (nothing is registered twice)").format(
+                    failure=failure
+                )
+            ]
 
 
 # --- workers ----------------------------------------------------------------------------------------------------
@@ -240,9 +281,14 @@ WORKERS_REPORT = (
 def import_workers(api: Api, path: Path, report: Path, batch: int, progress: Progress) -> ImportSummary:
     check_batch(batch)
     sheet = read_sheet(path, WORKERS)
+    delimiter = sheet.delimiter or ","
     viewer = api.viewer()
     if "worker:create" not in viewer.permissions:
-        raise ClientFailure(f"a {viewer.agency} token for {viewer.subject} may not register workers (worker:create).")
+        raise ClientFailure(
+            _("a {agency} token for {subject} may not register workers (worker:create).").format(
+                agency=viewer.agency, subject=viewer.subject
+            )
+        )
     results: list[RowResult] = []
     pending: list[tuple[int, dict[str, Any]]] = []
     first_row: dict[str, int] = {}
@@ -254,11 +300,10 @@ def import_workers(api: Api, path: Path, report: Path, batch: int, progress: Pro
         results.append(result)
         if not problems and values["nik"] in first_row:
             # Both rows would pass; only the first is sent, and the sheet's author hears about the second.
-            problems.append(
-                CellProblem(
-                    "nik", "DUPLICATE_IN_SHEET", f"nik: the same NIK as row {first_row[values['nik']]}, which is sent"
-                )
+            message = _("{column}: the same NIK as row {row}, which is sent").format(
+                column=WORKERS.header("nik"), row=first_row[values["nik"]]
             )
+            problems.append(CellProblem("nik", "DUPLICATE_IN_SHEET", message))
         if problems:
             _invalid(result, problems)
             continue
@@ -266,26 +311,32 @@ def import_workers(api: Api, path: Path, report: Path, batch: int, progress: Pro
         pending.append((index, worker_input(values)))
 
     run_start = api.run_start(viewer.server_time) if pending else None
-    progress.start(len(sheet.rows), "rows")
+    progress.start(len(sheet.rows), _("rows"))
     progress.advance(len(sheet.rows) - len(pending))
 
     def send(items: Sequence[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
-        data = api.execute(REGISTER_WORKERS, {"input": [item for _, item in items]})
+        data = api.execute(REGISTER_WORKERS, {"input": [item for _index, item in items]})
         return list(data["registerWorkers"]["outcomes"])
 
     def alone(item: tuple[int, dict[str, Any]], exc: QueryFailed) -> dict[str, Any]:
         return {"worker": None, "errors": _alone(exc)}
 
-    with _reporting_on_failure(results, report, _workers_table):
+    kelurahan = KelurahanCheck(api, viewer)
+
+    def after(part: Sequence[Item]) -> None:
+        _settle_duplicates(api, [(results[index], item) for index, item in part])
+        kelurahan.word([(results[index], item) for index, item in part])
+
+    with _reporting_on_failure(results, report, _workers_table, delimiter):
         _send_in_batches(
-            pending, batch, send, alone, lambda r, o: _apply_worker_outcome(r, o, run_start), results, progress
+            pending, batch, send, alone, lambda r, o: _apply_worker_outcome(r, o, run_start), results, progress, after
         )
     return ImportSummary(
         kind="workers",
         results=results,
-        report=save_report(report, _workers_table(results)),
+        report=save_report(report, _workers_table(results), delimiter),
         good=(REGISTERED, ALREADY_REGISTERED),
-        order=(REGISTERED, ALREADY_REGISTERED, REFUSED, INVALID, NOT_SENT),
+        order=(REGISTERED, ALREADY_REGISTERED, REGISTERED_ELSEWHERE, REFUSED, INVALID, NOT_SENT),
     )
 
 
@@ -294,20 +345,127 @@ def _apply_worker_outcome(result: RowResult, outcome: dict[str, Any], run_start:
     errors = list(outcome.get("errors") or [])
     result.warnings = server_messages(WORKERS, list(outcome.get("warnings") or []))
     result.codes = [str(e.get("code")) for e in errors]
+    result.fields = [e.get("field") for e in errors]
     result.messages = server_messages(WORKERS, errors)
     if worker is not None and not errors:
         result.worker_id = str(worker["id"])
         if _before(worker.get("registeredAt"), run_start):
             # The server replayed this row's key: an earlier import of the same row registered the resident.
             result.outcome = ALREADY_REGISTERED
-            result.messages = ["registered by an earlier import of this same row; nothing changed"]
+            result.messages = [_("registered by an earlier import of this same row; nothing changed")]
         else:
             result.outcome = REGISTERED
     elif errors and all(e.get("code") == "DUPLICATE_NIK" for e in errors):
-        # Registered before by another route (by hand, another sheet, another office): not a failure of this row.
+        # Registered before by another route (by hand, another sheet, another office): settled by
+        # _settle_duplicates, which asks whether the resident is on this caller's list.
         result.outcome = ALREADY_REGISTERED
     else:
         result.outcome = REFUSED
+
+
+HOLDER = "w{i}: workerByNik(nik: $n{i}) {{ id }}"
+
+
+def _settle_duplicates(api: Api, rows: Sequence[tuple[RowResult, dict[str, Any]]]) -> None:
+    """The server answers DUPLICATE_NIK whoever holds the NIK. workerByNik, with the caller's token, tells the two
+    cases apart: a worker (the resident is on the caller's own list: ALREADY_REGISTERED, with its id) or null
+    (another kelurahan holds them: REGISTERED_ELSEWHERE, exit code 1, and the message says who acts). One query
+    per LOOKUP_BATCH duplicates of a batch (aliases), none when the batch has no duplicate."""
+    duplicates = [(r, item) for r, item in rows if r.outcome == ALREADY_REGISTERED and r.codes == ["DUPLICATE_NIK"]]
+    column = WORKERS.header("nik")
+    for part in chunks(duplicates, LOOKUP_BATCH):
+        params = ", ".join(f"$n{i}: String!" for i in range(len(part)))
+        fields = " ".join(HOLDER.format(i=i) for i in range(len(part)))
+        variables = {f"n{i}": item["nik"] for i, (_r, item) in enumerate(part)}
+        try:
+            data = api.execute(f"query WhoHolds({params}) {{ {fields} }}", variables)
+        except QueryFailed as exc:
+            for result, _item in part:
+                result.outcome = REFUSED
+                result.messages = [
+                    _(
+                        "{column}: this NIK is registered already, and whether on your list could not be checked "
+                        "({error}); look it up with workerByNik before registering again"
+                    ).format(column=column, error=exc)
+                ]
+            continue
+        for i, (result, _item) in enumerate(part):
+            worker = data.get(f"w{i}")
+            if worker is not None:
+                result.worker_id = str(worker["id"])
+                continue
+            result.outcome = REGISTERED_ELSEWHERE
+            result.messages = [
+                _(
+                    "{column}: already registered by another kelurahan, not on your list; this row registered "
+                    "nobody. If the resident now lives in your kelurahan, the office where they are registered "
+                    "records the move (moveWorker), and they then appear on your list."
+                ).format(column=column)
+            ]
+
+
+KELURAHAN = "k{i}: kelurahan(code: $c{i}) {{ code name }}"
+
+
+class KelurahanCheck:
+    """Words an OUT_OF_SCOPE refusal of a kelurahan code, which the server gives alike for a code outside the
+    caller's scope and for a code that names no kelurahan, so that the clerk knows which to fix.
+
+    What is claimed is only what the API shows: a code outside the scope by its digits is "outside your area"
+    (whether it exists is not asked); a code within the scope's region that ``kelurahan(code:)`` does not know
+    either (the caller sees every kelurahan of its scope) is "unknown". Asked once per code a run, LOOKUP_BATCH
+    codes a request, and only for codes refused."""
+
+    def __init__(self, api: Api, viewer: Viewer) -> None:
+        self.api = api
+        self.scope = list(viewer.scope)
+        self.known: dict[str, bool] = {}
+
+    def _covered(self, code: str) -> bool:
+        return any(code.startswith(region) for region in self.scope)
+
+    def _look_up(self, codes: Sequence[str]) -> None:
+        missing = sorted({c for c in codes if c not in self.known})
+        for part in chunks(missing, LOOKUP_BATCH):
+            params = ", ".join(f"$c{i}: String!" for i in range(len(part)))
+            fields = " ".join(KELURAHAN.format(i=i) for i in range(len(part)))
+            try:
+                data = self.api.execute(
+                    f"query Kelurahan({params}) {{ {fields} }}", {f"c{i}": c for i, c in enumerate(part)}
+                )
+            except QueryFailed:
+                continue  # not known either way: the server's own words stand
+            for i, code in enumerate(part):
+                self.known[code] = data.get(f"k{i}") is not None
+
+    def word(self, rows: Sequence[tuple[RowResult, dict[str, Any]]]) -> None:
+        refused = [
+            (result, str(item.get("kelurahanCode")), position)
+            for result, item in rows
+            if result.outcome == REFUSED
+            for position, (error_code, field_name) in enumerate(zip(result.codes, result.fields, strict=False))
+            if error_code == "OUT_OF_SCOPE" and field_name == "kelurahanCode"
+        ]
+        if not refused:
+            return
+        self._look_up([code for _r, code, _p in refused if self._covered(code)])
+        column = WORKERS.header("kelurahan_code")
+        scope = ", ".join(self.scope)
+        for result, code, position in refused:
+            if not self._covered(code):
+                message = _(
+                    "{column}: {code} is outside your area ({scope}): your token registers residents of that area "
+                    "only. Check the code; a resident of another kelurahan is registered by its office."
+                )
+            elif self.known.get(code) is False:
+                message = _(
+                    "{column}: unknown kelurahan code: {code} is not a kelurahan of your area ({scope}); check the "
+                    "code (10 digits of the Kemendagri code, without dots)."
+                )
+            else:
+                continue
+            if position < len(result.messages):
+                result.messages[position] = message.format(column=column, code=code, scope=scope)
 
 
 def _workers_table(results: list[RowResult]) -> Table:
@@ -316,7 +474,7 @@ def _workers_table(results: list[RowResult]) -> Table:
             r.row,
             r.nik,
             r.full_name,
-            r.outcome,
+            outcome_label(r.outcome),
             r.worker_id,
             ", ".join(r.codes),
             "; ".join(r.messages),
@@ -389,18 +547,21 @@ def resolve_niks(api: Api, niks: Sequence[str]) -> dict[str, tuple[str | None, s
 
 
 LOOKUP_MESSAGES = {
-    "NOT_FOUND": "nik: no worker with this NIK is visible to you",
-    "NO_ENROLLMENT": "nik: this worker has no enrollment to verify",
+    "NOT_FOUND": i18n.N_("{column}: no worker with this NIK is visible to you"),
+    "NO_ENROLLMENT": i18n.N_("{column}: this worker has no enrollment to verify"),
 }
 
 
 def import_verifications(api: Api, path: Path, report: Path, batch: int, progress: Progress) -> ImportSummary:
     check_batch(batch)
     sheet = read_sheet(path, VERIFICATIONS)
+    delimiter = sheet.delimiter or ","
     viewer = api.viewer()
     if "enrollment:verify" not in viewer.permissions:
         raise ClientFailure(
-            f"a {viewer.agency} token for {viewer.subject} may not record verifications (enrollment:verify)."
+            _("a {agency} token for {subject} may not record verifications (enrollment:verify).").format(
+                agency=viewer.agency, subject=viewer.subject
+            )
         )
     results: list[RowResult] = []
     parsed: list[tuple[int, dict[str, Any]]] = []
@@ -414,9 +575,18 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
         )
         results.append(result)
         if not problems and "enrollment_id" not in values and "nik" not in values:
-            problems.append(CellProblem("enrollment_id", "REQUIRED", "enrollment_id: required, or nik to find it"))
+            message = _("{column}: required, or {nik} to find it").format(
+                column=VERIFICATIONS.header("enrollment_id"), nik=VERIFICATIONS.header("nik")
+            )
+            problems.append(CellProblem("enrollment_id", "REQUIRED", message))
         problems += [
-            CellProblem(f"{name}_note", "NOTE_WITHOUT_CHECK", f"{name}_note: given while {name} is blank")
+            CellProblem(
+                f"{name}_note",
+                "NOTE_WITHOUT_CHECK",
+                _("{note}: given while {check} is blank").format(
+                    note=VERIFICATIONS.header(f"{name}_note"), check=VERIFICATIONS.header(name)
+                ),
+            )
             for name in orphan_notes(values)
         ]
         if problems:
@@ -424,10 +594,10 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
         else:
             parsed.append((index, values))
 
-    progress.start(len(sheet.rows), "rows")
+    progress.start(len(sheet.rows), _("rows"))
     progress.advance(len(sheet.rows) - len(parsed))
-    with _reporting_on_failure(results, report, _verifications_table):
-        lookups = resolve_niks(api, sorted({v["nik"] for _, v in parsed if "enrollment_id" not in v}))
+    with _reporting_on_failure(results, report, _verifications_table, delimiter):
+        lookups = resolve_niks(api, sorted({v["nik"] for _index, v in parsed if "enrollment_id" not in v}))
         pending: list[tuple[int, dict[str, Any]]] = []
         first_row: dict[str, int] = {}
         for index, values in parsed:
@@ -437,11 +607,14 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
                 enrollment_id, refusal = lookups[values["nik"]]
             if refusal is not None or enrollment_id is None:
                 code = refusal or "NOT_FOUND"
-                result.outcome, result.codes, result.messages = REFUSED, [code], [LOOKUP_MESSAGES[code]]
+                message = _(LOOKUP_MESSAGES[code]).format(column=VERIFICATIONS.header("nik"))
+                result.outcome, result.codes, result.messages = REFUSED, [code], [message]
             elif enrollment_id in first_row:
                 result.outcome, result.codes = INVALID, ["DUPLICATE_IN_SHEET"]
                 result.messages = [
-                    f"enrollment_id: the same enrollment as row {first_row[enrollment_id]}, which is sent"
+                    _("{column}: the same enrollment as row {row}, which is sent").format(
+                        column=VERIFICATIONS.header("enrollment_id"), row=first_row[enrollment_id]
+                    )
                 ]
             else:
                 first_row[enrollment_id] = result.row
@@ -453,7 +626,7 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
         run_start = api.run_start(viewer.server_time) if pending else None
 
         def send(items: Sequence[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
-            data = api.execute(VERIFY_ENROLLMENTS, {"input": [item for _, item in items]})
+            data = api.execute(VERIFY_ENROLLMENTS, {"input": [item for _index, item in items]})
             return list(data["verifyEnrollments"]["outcomes"])
 
         def alone(item: tuple[int, dict[str, Any]], exc: QueryFailed) -> dict[str, Any]:
@@ -465,7 +638,7 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
     return ImportSummary(
         kind="verifications",
         results=results,
-        report=save_report(report, _verifications_table(results)),
+        report=save_report(report, _verifications_table(results), delimiter),
         good=(VERIFIED, REJECTED),
         order=(VERIFIED, REJECTED, REFUSED, INVALID, NOT_SENT),
     )
@@ -483,7 +656,7 @@ def _apply_verification_outcome(result: RowResult, outcome: dict[str, Any], run_
     result.membership_number = str(enrollment.get("membershipNumber") or "")
     result.outcome = VERIFIED if enrollment["status"] == "ACTIVE" else REJECTED
     if _before(enrollment.get("verifiedAt"), run_start):
-        result.messages = ["recorded before this run with the same result; nothing changed"]
+        result.messages = [_("recorded before this run with the same result; nothing changed")]
 
 
 def _verifications_table(results: list[RowResult]) -> Table:
@@ -492,8 +665,8 @@ def _verifications_table(results: list[RowResult]) -> Table:
             r.row,
             r.enrollment_id,
             r.nik,
-            r.outcome,
-            r.status,
+            outcome_label(r.outcome),
+            i18n.label("status", r.status) if r.status else "",
             r.membership_number,
             ", ".join(r.codes),
             "; ".join(r.messages),

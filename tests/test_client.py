@@ -51,8 +51,10 @@ def run_client(
     env["RENTAN_URL"] = url or server.url
     if token is not None:
         env["RENTAN_TOKEN"] = token
+    # English output: these tests read the reports' English headers and outcomes (tests/test_client_id.py runs the
+    # client in its default, Indonesian).
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", "client", *args],
+        [sys.executable, "-m", "api.cli", "client", "--lang", "en", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -65,7 +67,10 @@ def read_table(path: Path, sheet: str | None = None) -> list[dict[str, Any]]:
     """A written sheet as dicts, read with openpyxl or csv directly (not through the client's own reader)."""
     if path.suffix == ".csv":
         with path.open(encoding="utf-8-sig", newline="") as f:
-            return list(csv.DictReader(f))
+            header = f.readline()
+            f.seek(0)
+            # A report keeps its input's delimiter: `;` for a sheet from an Indonesian-locale Excel.
+            return list(csv.DictReader(f, delimiter=";" if header.count(";") > header.count(",") else ","))
     book = load_workbook(path, read_only=True)
     try:
         rows = list((book[sheet] if sheet else book.worksheets[0]).iter_rows(values_only=True))
@@ -667,7 +672,7 @@ def test_the_client_runs_as_its_own_program(tmp_path: Path) -> None:
     """`rentan-client` is client.cli's app: the same commands without the server's CLI."""
     out = tmp_path / "warga.csv"
     done = subprocess.run(
-        [sys.executable, "-m", "client.cli", "template", "workers", "-o", str(out)],
+        [sys.executable, "-m", "client.cli", "--lang", "en", "template", "workers", "-o", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -681,7 +686,9 @@ def test_the_client_runs_as_its_own_program(tmp_path: Path) -> None:
 def test_without_its_extra_the_client_says_how_to_install_it(tmp_path: Path) -> None:
     """The client's libraries missing (`pip install rentan` without `[client]`): a command exits 2 naming what is
     missing and the install line, with no traceback; --help still works."""
-    done = run_without({"openpyxl", "gql"}, "client.cli", "client_app", "template", "workers", "-o", "w.xlsx", cwd=ROOT)
+    done = run_without(
+        {"openpyxl", "gql"}, "client.cli", "client_app", "--lang", "en", "template", "workers", "-o", "w.xlsx", cwd=ROOT
+    )
     assert done.returncode == 2, done.stderr
     assert 'pip install "rentan[client]"' in done.stderr
     assert "gql[httpx], openpyxl missing" in done.stderr

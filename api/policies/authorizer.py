@@ -28,6 +28,7 @@ from pathlib import Path
 import casbin
 from graphql import GraphQLError
 
+from api.messages import msg
 from api.policies.permissions import Permission
 
 HERE = Path(__file__).parent
@@ -45,10 +46,11 @@ class Forbidden(GraphQLError):
     """The role may not perform this action at all (not: the row is out of scope, which is not-found)."""
 
     def __init__(self, permission: Permission | str, *, suspended: bool = False) -> None:
+        # A Message: rendered in the request's language when the answer is written (api/app.py).
         message = (
-            f"Your access is suspended: you may not perform {permission}."
+            msg("Your access is suspended: you may not perform {permission}.", permission=permission)
             if suspended
-            else f"Your role may not perform {permission}."
+            else msg("Your role may not perform {permission}.", permission=permission)
         )
         super().__init__(message, extensions={"code": "FORBIDDEN", "permission": str(permission)})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from api.errors import Problem, Refused
+from api.messages import msg, term
 from db.models import EnrollmentStatus
 
 S = EnrollmentStatus
@@ -28,7 +29,12 @@ def check_transition(current: EnrollmentStatus, target: EnrollmentStatus, field:
         raise Refused(
             Problem(
                 "INVALID_TRANSITION",
-                f"{field}: the enrollment is {current.value}; it cannot become {target.value}.",
+                msg(
+                    "{field}: the enrollment is {current}; it cannot become {target}.",
+                    field=field,
+                    current=term("status", current.value),
+                    target=term("status", target.value),
+                ),
                 field,
             )
         )

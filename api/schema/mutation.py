@@ -10,6 +10,7 @@ import strawberry
 
 from api.errors import Problem
 from api.ids import require_id
+from api.messages import msg
 from api.schema import types as t
 from api.schema.inputs import (
     BillPaymentInput,
@@ -80,7 +81,9 @@ def _moved_out_of_view(code: str) -> UserError:
     return UserError(
         code="MOVED_OUT_OF_VIEW",
         field="kelurahanCode",
-        message=f"kelurahanCode: the worker now lives in {code}, outside your scope; that office sees them now.",
+        message=msg(
+            "kelurahanCode: the worker now lives in {code}, outside your scope; that office sees them now.", code=code
+        ),
     )
 
 

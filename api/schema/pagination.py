@@ -13,12 +13,19 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from api.context import Context
 from api.ids import parse_cursor, to_cursor
+from api.messages import Message, msg
 
 N = TypeVar("N")
 
 
-def bad_input(argument: str, rule: str) -> GraphQLError:
-    return GraphQLError(f"{argument}: {rule}", extensions={"code": "BAD_USER_INPUT", "argument": argument})
+def bad_input(argument: str, rule: Message) -> GraphQLError:
+    """BAD_USER_INPUT naming the argument; its message is rendered in the request's language (api/app.py)."""
+    message = msg("{argument}: {rule}", argument=argument, rule=rule)
+    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "argument": argument})
+
+
+def _not_a_cursor(type_name: str) -> Message:
+    return msg("not a cursor of this {type_name} list", type_name=type_name)
 
 
 @strawberry.type(description="Where a page sits in its list (Relay cursor connections).")
@@ -77,15 +84,15 @@ async def paginate(
     """One page of ``stmt`` ordered by ``key``; totalCount is a separate count, run only when asked for."""
     limit_max = ctx.settings.max_page_size
     if args.first is not None and args.last is not None:
-        raise bad_input("first", "give first or last, not both")
+        raise bad_input("first", msg("give first or last, not both"))
     for name, value in (("first", args.first), ("last", args.last)):
         if value is not None and not 0 <= value <= limit_max:
-            raise bad_input(name, f"must be between 0 and {limit_max}")
+            raise bad_input(name, msg("must be between 0 and {limit}", limit=limit_max))
     after = before = None
     if args.after is not None and (after := parse_cursor(args.after, type_name)) is None:
-        raise bad_input("after", f"not a cursor of this {type_name} list")
+        raise bad_input("after", _not_a_cursor(type_name))
     if args.before is not None and (before := parse_cursor(args.before, type_name)) is None:
-        raise bad_input("before", f"not a cursor of this {type_name} list")
+        raise bad_input("before", _not_a_cursor(type_name))
 
     filtered = stmt
     if after is not None:

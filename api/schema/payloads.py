@@ -5,14 +5,24 @@ from __future__ import annotations
 import strawberry
 
 from api.errors import Problem
-from api.schema.types import ContributionBill, Enrollment, FundingSource, Worker, WorkerMove
+from api.messages import render
+from api.schema.types import ContributionBill, Enrollment, FundingSource, Info, Worker, WorkerMove
 
 
 @strawberry.type(description="A rule the input broke, or a state that forbids the change: returned, not thrown.")
 class UserError:
     code: str
     field: str | None
-    message: str
+    # The problem's message (api/messages.py): English text, rendered in the request's language when it is read.
+    message: strawberry.Private[str]
+
+    @strawberry.field(
+        name="message",
+        description="What was wrong, for people: in Bahasa Indonesia for a request with `Accept-Language: id`, "
+        "else English. `code` and `field` are the same in every language.",
+    )
+    def message_in_language(self, info: Info) -> str:
+        return render(self.message, info.context.language)
 
     @classmethod
     def of(cls, p: Problem) -> UserError:

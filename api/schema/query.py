@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from api.ids import parse_global_id
 from api.limits import answer_too_many_requests
+from api.messages import msg
 from api.schema import types as t
 from api.schema.access import FIELDS, Needs
 from api.schema.enums import Agency
@@ -106,8 +107,12 @@ class Query(PolicyQuery):
         except nik_lookups.MissesExhausted as exc:
             answer_too_many_requests(exc.retry_after)  # the whole response: HTTP 429 with Retry-After
             raise GraphQLError(
-                f"Too many workerByNik lookups that found no one: at most {exc.per_hour} an hour; "
-                f"retry after {exc.retry_after} s.",
+                msg(
+                    "Too many workerByNik lookups that found no one: at most {per_hour} an hour; "
+                    "retry after {retry_after} s.",
+                    per_hour=exc.per_hour,
+                    retry_after=exc.retry_after,
+                ),
                 extensions={
                     "code": "RATE_LIMITED",
                     "field": "workerByNik",

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sized
 from typing import TypeVar
 
 from api.errors import Problem, Refused
+from api.messages import msg
 from api.schema.payloads import UserError
 from api.schema.types import Info
 
@@ -49,4 +50,5 @@ def batch_too_large(items: Sized) -> list[UserError] | None:
     """The refusal of a batch over ``MAX_BATCH`` items (each item's outcome carries it), or None."""
     if len(items) <= MAX_BATCH:
         return None
-    return errors([Problem("BATCH_TOO_LARGE", f"input: at most {MAX_BATCH} items per request.", "input")])
+    too_many = msg("input: at most {limit} items per request.", limit=MAX_BATCH)
+    return errors([Problem("BATCH_TOO_LARGE", too_many, "input")])

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from api.context import Context
 from api.errors import Problem, Refused, not_found
 from api.ids import require_id, to_global_id
+from api.messages import Message, msg
 from api.rules.billing import UNPAID_MONTHS_TO_LAPSE, covered_in, due_date, overdue_on
 from api.rules.lifecycle import check_transition
 from api.rules.months import period_bounds
@@ -61,23 +62,27 @@ async def members_at_risk(ctx: Context, source_id: int, as_of: date) -> int:
     return int(count or 0)
 
 
+def _already_billed(period: str, source_code: str) -> Message:
+    return msg("period: {period} is already billed for {code}.", period=period, code=source_code)
+
+
 async def issue_bill(ctx: Context, *, source_code: str, period: str) -> ContributionBill:
     """Bill one month of a source: the members active in that month, at their contributions."""
     bounds = period_bounds(period)
     if bounds is None:
-        raise Refused(Problem("INVALID_PERIOD", "period: a month as YYYY-MM, e.g. 2025-04.", "period"))
+        raise Refused(Problem("INVALID_PERIOD", msg("period: a month as YYYY-MM, e.g. 2025-04."), "period"))
     start, end = bounds
     # A bill counts every member of the source: only an issuer whose scope covers the source's region may issue it.
     source = await source_by_code(ctx, source_code, "fundingSourceCode", to_change=True)
     if source.coverage_start and source.coverage_end and not (source.coverage_start <= start <= source.coverage_end):
-        raise Refused(Problem("OUTSIDE_COVERAGE", "period: outside the source's coverage period.", "period"))
+        raise Refused(Problem("OUTSIDE_COVERAGE", msg("period: outside the source's coverage period."), "period"))
     existing = await ctx.db.scalars(
         select(ContributionBill).where(
             ContributionBill.funding_source_id == source.id, ContributionBill.period == period
         )
     )
     if existing:
-        raise Refused(Problem("ALREADY_BILLED", f"period: {period} is already billed for {source_code}.", "period"))
+        raise Refused(Problem("ALREADY_BILLED", _already_billed(period, source_code), "period"))
     count, amount = (
         await ctx.db.execute(
             select(func.count(Enrollment.id), func.coalesce(func.sum(Enrollment.monthly_contribution), 0)).where(
@@ -98,9 +103,7 @@ async def issue_bill(ctx: Context, *, source_code: str, period: str) -> Contribu
     try:
         await ctx.db.flush()
     except IntegrityError as exc:  # a concurrent issue of the same month won the unique (source, period)
-        raise Refused(
-            Problem("ALREADY_BILLED", f"period: {period} is already billed for {source_code}.", "period")
-        ) from exc
+        raise Refused(Problem("ALREADY_BILLED", _already_billed(period, source_code), "period")) from exc
     ctx.audit(
         "bill:issue",
         target_id=to_global_id("ContributionBill", bill.id),
@@ -118,18 +121,26 @@ async def pay_bill(ctx: Context, *, bill_gid: str, paid_at: datetime, amount: in
         .execution_options(**FOR_WRITE)
     )
     if not bills:
-        raise Refused(not_found("billId", "contribution bill"))
+        raise Refused(not_found("billId", msg("contribution bill")))
     bill: ContributionBill = bills[0]
     if paid_at.tzinfo is None:
-        raise Refused(Problem("INVALID_DATE", "paidAt: give a time zone, e.g. 2025-05-10T09:00:00+07:00.", "paidAt"))
+        raise Refused(
+            Problem("INVALID_DATE", msg("paidAt: give a time zone, e.g. 2025-05-10T09:00:00+07:00."), "paidAt")
+        )
     if paid_at > ctx.now + timedelta(minutes=5):
-        raise Refused(Problem("INVALID_DATE", "paidAt: a payment cannot be recorded in the future.", "paidAt"))
+        raise Refused(Problem("INVALID_DATE", msg("paidAt: a payment cannot be recorded in the future."), "paidAt"))
     if bill.status == BillStatus.PAID:
         if bill.paid_amount == amount and bill.paid_at == paid_at:
             return bill  # the same payment recorded again: nothing to do twice
-        raise Refused(Problem("ALREADY_PAID", "billId: this bill is already paid.", "billId"))
+        raise Refused(Problem("ALREADY_PAID", msg("billId: this bill is already paid."), "billId"))
     if amount != bill.amount:
-        raise Refused(Problem("AMOUNT_MISMATCH", f"amount: must equal the bill's amount, Rp{bill.amount}.", "amount"))
+        raise Refused(
+            Problem(
+                "AMOUNT_MISMATCH",
+                msg("amount: must equal the bill's amount, Rp{amount}.", amount=bill.amount),
+                "amount",
+            )
+        )
     bill.status, bill.paid_at, bill.paid_amount, bill.paid_by = BillStatus.PAID, paid_at, amount, ctx.principal.subject
     await ctx.db.flush()
     # Paying arrears reactivates the source's lapsed members once fewer than three bills remain overdue.

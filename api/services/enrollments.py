@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from api.context import Context
 from api.errors import Problem, Refused, not_found
 from api.ids import parse_global_id, require_id, to_global_id
+from api.messages import msg
 from api.rules.billing import remaining
 from api.rules.contributions import budget_shortfall, monthly_contribution
 from api.rules.lifecycle import FUNDED_PROGRAMMES, S, age_on, check_transition
@@ -63,7 +64,7 @@ async def prefetch_for_verification(ctx: Context, enrollment_gids: list[str]) ->
 async def visible_enrollment(ctx: Context, enrollment_id: int, field: str) -> Enrollment:
     enrollment = await ctx.loaders.enrollment_by_id.load(enrollment_id)
     if enrollment is None:
-        raise Refused(not_found(field, "enrollment"))
+        raise Refused(not_found(field, msg("enrollment")))
     return enrollment
 
 
@@ -71,27 +72,35 @@ async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes
     worker = await visible_worker(ctx, require_id(worker_gid, "Worker", "workerId"), "workerId")
     if not programmes or not set(programmes) <= FUNDED_PROGRAMMES:
         raise Refused(
-            Problem("PROGRAMME_NOT_FUNDED", "programmes: the city funds JKK and JKM only (at least one).", "programmes")
+            Problem(
+                "PROGRAMME_NOT_FUNDED", msg("programmes: the city funds JKK and JKM only (at least one)."), "programmes"
+            )
         )
     source = await source_by_code(ctx, source_code, "fundingSourceCode")
     start = max(next_month_start(today), source.coverage_start or next_month_start(today))
     if source.coverage_end is not None and start > source.coverage_end:
         raise Refused(
-            Problem("SOURCE_CLOSED", "fundingSourceCode: the source's coverage period has ended.", "fundingSourceCode")
+            Problem(
+                "SOURCE_CLOSED", msg("fundingSourceCode: the source's coverage period has ended."), "fundingSourceCode"
+            )
         )
     age = age_on(worker.birth_date, start)
     if not ctx.settings.min_age <= age <= ctx.settings.max_age:
         raise Refused(
             Problem(
                 "AGE_OUT_OF_RANGE",
-                f"workerId: aged {age} at coverage start; the programme covers "
-                f"{ctx.settings.min_age}-{ctx.settings.max_age}.",
+                msg(
+                    "workerId: aged {age} at coverage start; the programme covers {min_age}-{max_age}.",
+                    age=age,
+                    min_age=ctx.settings.min_age,
+                    max_age=ctx.settings.max_age,
+                ),
                 "workerId",
             )
         )
     history = await ctx.loaders.enrollments_by_worker.load(worker.id)
     if any(e.termination_reason == TerminationReason.DECEASED for e in history):
-        raise Refused(Problem("DECEASED", "workerId: the worker's coverage ended with their death.", "workerId"))
+        raise Refused(Problem("DECEASED", msg("workerId: the worker's coverage ended with their death."), "workerId"))
     if any(e.status in OPEN_STATUSES for e in history):
         raise _duplicate_proposal()
     contribution = monthly_contribution(source.funded_monthly_income, start, frozenset(programmes))
@@ -134,9 +143,21 @@ async def _check_budget(ctx: Context, source: FundingSource, start: date, contri
         raise Refused(
             Problem(
                 "BUDGET_EXCEEDED",
-                f"fundingSourceCode: {members} committed members at Rp{committed}/month plus this one at "
-                f"Rp{contribution}/month for {months} months need Rp{need}, but only Rp{free} remains of "
-                f"{source.code}'s Rp{source.allocated} (Rp{billed} billed): Rp{over} over.",
+                msg(
+                    "fundingSourceCode: {members} committed members at Rp{committed}/month plus this one at "
+                    "Rp{contribution}/month for {months} months need Rp{need}, but only Rp{free} remains of "
+                    "{code}'s Rp{allocated} (Rp{billed} billed): Rp{over} over.",
+                    members=members,
+                    committed=committed,
+                    contribution=contribution,
+                    months=months,
+                    need=need,
+                    free=free,
+                    code=source.code,
+                    allocated=source.allocated,
+                    billed=billed,
+                    over=over,
+                ),
                 "fundingSourceCode",
             )
         )
@@ -146,7 +167,7 @@ def _duplicate_proposal() -> Refused:
     return Refused(
         Problem(
             "DUPLICATE_PROPOSAL",
-            "workerId: the worker already has a proposed, active or lapsed enrollment.",
+            msg("workerId: the worker already has a proposed, active or lapsed enrollment."),
             "workerId",
         )
     )
@@ -182,7 +203,10 @@ async def verify(
             raise Refused(
                 Problem(
                     "INVALID_MEMBERSHIP_NUMBER",
-                    f"membershipNumber: required when approved, matching {ctx.settings.membership_number_pattern}.",
+                    msg(
+                        "membershipNumber: required when approved, matching {pattern}.",
+                        pattern=ctx.settings.membership_number_pattern,
+                    ),
                     "membershipNumber",
                 )
             )
@@ -191,26 +215,28 @@ async def verify(
         start = coverage_start or max(next_month_start(today), source.coverage_start or today)
         if start.day != 1:
             raise Refused(
-                Problem("INVALID_DATE", "coverageStart: coverage starts on the first of a month.", "coverageStart")
+                Problem("INVALID_DATE", msg("coverageStart: coverage starts on the first of a month."), "coverageStart")
             )
         if source.coverage_start is not None and start < source.coverage_start:
             raise Refused(
-                Problem("INVALID_DATE", "coverageStart: before the funding source's coverage start.", "coverageStart")
+                Problem(
+                    "INVALID_DATE", msg("coverageStart: before the funding source's coverage start."), "coverageStart"
+                )
             )
         if source.coverage_end is not None and start > source.coverage_end:
             raise Refused(
-                Problem("INVALID_DATE", "coverageStart: after the funding source's coverage end.", "coverageStart")
+                Problem("INVALID_DATE", msg("coverageStart: after the funding source's coverage end."), "coverageStart")
             )
         values = dict(
             status=S.ACTIVE, membership_number=membership_number, coverage_start=start, coverage_end=source.coverage_end
         )
     else:
         if rejection_reason is None:
-            raise Refused(Problem("REQUIRED", "rejectionReason: required when not approved.", "rejectionReason"))
+            raise Refused(Problem("REQUIRED", msg("rejectionReason: required when not approved."), "rejectionReason"))
         values = dict(status=S.REJECTED, rejection_reason=rejection_reason)
     for _kind, _passed, note in checks:
         if note is not None and len(note) > 500:
-            raise Refused(Problem("TOO_LONG", "checks.note: at most 500 characters.", "checks"))
+            raise Refused(Problem("TOO_LONG", msg("checks.note: at most 500 characters."), "checks"))
     # Conditional on the state we read: of two concurrent verifications of one proposal, one wins.
     try:
         result = await ctx.db.execute(
@@ -222,12 +248,14 @@ async def verify(
     except IntegrityError as exc:
         raise Refused(
             Problem(
-                "DUPLICATE_MEMBERSHIP_NUMBER", "membershipNumber: already held by another member.", "membershipNumber"
+                "DUPLICATE_MEMBERSHIP_NUMBER",
+                msg("membershipNumber: already held by another member."),
+                "membershipNumber",
             )
         ) from exc
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Refused(
-            Problem("INVALID_TRANSITION", "enrollmentId: verified by someone else meanwhile.", "enrollmentId")
+            Problem("INVALID_TRANSITION", msg("enrollmentId: verified by someone else meanwhile."), "enrollmentId")
         )
     if checks:
         # One executemany: ORM objects would each INSERT ... RETURNING, four statements per item of a batch.
@@ -259,10 +287,10 @@ async def terminate(ctx: Context, *, enrollment_gid: str, reason: TerminationRea
         return enrollment
     check_transition(enrollment.status, S.TERMINATED, "enrollmentId")
     if enrollment.coverage_start is not None and effective < enrollment.coverage_start:
-        raise Refused(Problem("INVALID_DATE", "effectiveDate: before the coverage started.", "effectiveDate"))
+        raise Refused(Problem("INVALID_DATE", msg("effectiveDate: before the coverage started."), "effectiveDate"))
     if enrollment.coverage_end is not None and effective > enrollment.coverage_end:
         # Coverage ends by itself at the source's end: a termination later than that would end nothing.
-        raise Refused(Problem("INVALID_DATE", "effectiveDate: after the coverage ends.", "effectiveDate"))
+        raise Refused(Problem("INVALID_DATE", msg("effectiveDate: after the coverage ends."), "effectiveDate"))
     enrollment.status, enrollment.termination_reason, enrollment.terminated_on = S.TERMINATED, reason, effective
     await ctx.db.flush()
     worker = await visible_worker(ctx, enrollment.worker_id)

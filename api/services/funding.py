@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from api.context import Context
 from api.errors import Problem, Refused
 from api.ids import to_global_id
+from api.messages import msg
 from api.rules import validation
 from db.models import ContributionBill, Enrollment, EnrollmentStatus, FundingSource
 from db.scoping import FOR_WRITE, RowScope, region_level
@@ -56,11 +57,21 @@ async def source_by_code(ctx: Context, code: str, field: str, *, to_change: bool
     city's source but may not bill or revise it), else not found, worded as for a code never allocated."""
     if not _SOURCE_CODE.fullmatch(code):
         # Checked before the lookup: a NUL or a megabyte of text must not reach the database driver.
-        raise Refused(Problem("INVALID_CODE", f"{field}: 2-40 capitals, digits and dashes, e.g. DBHCHT-2025.", field))
+        raise Refused(
+            Problem(
+                "INVALID_CODE", msg("{field}: 2-40 capitals, digits and dashes, e.g. DBHCHT-2025.", field=field), field
+            )
+        )
     stmt = select(FundingSource).where(FundingSource.code == code)
     rows = await ctx.db.scalars(stmt.execution_options(**FOR_WRITE) if to_change else stmt)
     if not rows:
-        raise Refused(Problem("NOT_FOUND", f"{field}: no funding source {code!r} is visible to you.", field))
+        raise Refused(
+            Problem(
+                "NOT_FOUND",
+                msg("{field}: no funding source {code!r} is visible to you.", field=field, code=code),
+                field,
+            )
+        )
     source: FundingSource = rows[0]
     return source
 
@@ -72,7 +83,7 @@ def _city_of(ctx: Context) -> str:
     scope = ctx.principal.scope
     if len(scope) != 1 or region_level(scope[0]) != "city":
         raise Refused(
-            Problem("OUT_OF_SCOPE", "Funding is allocated for a whole city: your scope is not one city.", None)
+            Problem("OUT_OF_SCOPE", msg("Funding is allocated for a whole city: your scope is not one city."), None)
         )
     return scope[0]
 
@@ -93,18 +104,22 @@ class Allocation:
 
 def _coverage_problems(fiscal_year: int, start: date | None, end: date | None) -> list[Problem]:
     if (start is None) != (end is None):
-        return [Problem("REQUIRED", "coverageEnd: give both ends of the coverage or neither.", "coverageEnd")]
+        return [Problem("REQUIRED", msg("coverageEnd: give both ends of the coverage or neither."), "coverageEnd")]
     problems: list[Problem] = []
     if start is not None and end is not None:
         if start > end:
-            problems.append(Problem("INVALID_PERIOD", "coverageEnd: must not be before coverageStart.", "coverageEnd"))
+            problems.append(
+                Problem("INVALID_PERIOD", msg("coverageEnd: must not be before coverageStart."), "coverageEnd")
+            )
         if start.year != fiscal_year or end.year != fiscal_year:
             problems.append(
-                Problem("INVALID_PERIOD", "coverageStart: coverage lies within the fiscal year.", "coverageStart")
+                Problem("INVALID_PERIOD", msg("coverageStart: coverage lies within the fiscal year."), "coverageStart")
             )
         if start.day != 1:
             problems.append(
-                Problem("INVALID_PERIOD", "coverageStart: coverage starts on the first of a month.", "coverageStart")
+                Problem(
+                    "INVALID_PERIOD", msg("coverageStart: coverage starts on the first of a month."), "coverageStart"
+                )
             )
     return problems
 
@@ -115,16 +130,18 @@ async def allocate(ctx: Context, a: Allocation) -> tuple[FundingSource, bool]:
     basis, coverage); asking again for what is stored changes nothing and writes nothing (a retry acts once)."""
     problems: list[Problem] = []
     if not _SOURCE_CODE.fullmatch(a.code):
-        problems.append(Problem("INVALID_CODE", "code: 2-40 capitals, digits and dashes, e.g. DBHCHT-2025.", "code"))
+        problems.append(
+            Problem("INVALID_CODE", msg("code: 2-40 capitals, digits and dashes, e.g. DBHCHT-2025."), "code")
+        )
     problems += validation.text(a.name, "name", max_length=200)
     if a.legal_basis is not None:
         problems += validation.text(a.legal_basis, "legalBasis", max_length=200, required=False)
     if a.revision_reason is not None:
         problems += validation.text(a.revision_reason, "revisionReason", max_length=200)
     if not 2000 <= a.fiscal_year <= 2100:
-        problems.append(Problem("OUT_OF_RANGE", "fiscalYear: between 2000 and 2100.", "fiscalYear"))
+        problems.append(Problem("OUT_OF_RANGE", msg("fiscalYear: between 2000 and 2100."), "fiscalYear"))
     if a.allocated <= 0:
-        problems.append(Problem("OUT_OF_RANGE", "allocated: must be more than zero.", "allocated"))
+        problems.append(Problem("OUT_OF_RANGE", msg("allocated: must be more than zero."), "allocated"))
     if (a.coverage_start is None) != (a.coverage_end is None):
         problems += _coverage_problems(a.fiscal_year, a.coverage_start, a.coverage_end)
     if problems:
@@ -163,15 +180,23 @@ async def allocate(ctx: Context, a: Allocation) -> tuple[FundingSource, bool]:
             raise Refused(
                 Problem(
                     "REVISION_REASON_REQUIRED",
-                    f"revisionReason: {a.code} exists (Rp{source.allocated}); revising it needs its reason, "
-                    "e.g. the budget amendment that changes it.",
+                    msg(
+                        "revisionReason: {code} exists (Rp{allocated}); revising it needs its reason, "
+                        "e.g. the budget amendment that changes it.",
+                        code=a.code,
+                        allocated=source.allocated,
+                    ),
                     "revisionReason",
                 )
             )
         billed = (await ctx.loaders.funding_figures.load(source.id)).billed
         if a.allocated < billed:
             raise Refused(
-                Problem("BELOW_BILLED", f"allocated: cannot go below the Rp{billed} already billed.", "allocated")
+                Problem(
+                    "BELOW_BILLED",
+                    msg("allocated: cannot go below the Rp{billed} already billed.", billed=billed),
+                    "allocated",
+                )
             )
         action_detail = f"revised from {source.allocated};reason={a.revision_reason.strip()}"
     source.name, source.fiscal_year, source.allocated, source.legal_basis = wanted[:4]
@@ -181,7 +206,9 @@ async def allocate(ctx: Context, a: Allocation) -> tuple[FundingSource, bool]:
     except IntegrityError as exc:
         # Codes are one namespace for the province: the code is another region's, or a concurrent request created
         # it a moment ago. Either way nothing is written, and nothing of the other source is told.
-        taken = Problem("CONFLICT", f"code: {a.code} is taken; look again, or choose another code.", "code")
+        taken = Problem(
+            "CONFLICT", msg("code: {code} is taken; look again, or choose another code.", code=a.code), "code"
+        )
         raise Refused(taken) from exc
     ctx.audit(
         "funding:allocate",

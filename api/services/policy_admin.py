@@ -32,6 +32,7 @@ from sqlalchemy import select, text
 from api.context import Context
 from api.errors import Problem, Refused
 from api.ids import to_global_id
+from api.messages import Message, msg
 from api.policies.authorizer import GRANT, REVOKE, SUSPEND, Authorizer
 from api.policies.overrides import CHANNEL, override_of
 from api.policies.permissions import POLICY_ADMINISTER, SEPARATED, Permission
@@ -53,7 +54,7 @@ def _region(ctx: Context) -> str:
     scope = ctx.principal.scope
     if len(scope) != 1:
         raise Refused(
-            Problem("OUT_OF_SCOPE", "Policy administration acts for one region: your token names several.", None)
+            Problem("OUT_OF_SCOPE", msg("Policy administration acts for one region: your token names several."), None)
         )
     return scope[0]
 
@@ -94,10 +95,19 @@ def _wider(rows: list[PolicyOverride], region: str) -> list[PolicyOverride]:
     return [r for r in rows if r.region_code != region and covers((r.region_code,), region)]
 
 
-def _wider_refusal(rows: list[PolicyOverride], what: str, field: str) -> Refused:
+def _wider_refusal(rows: list[PolicyOverride], what: Message, field: str) -> Refused:
     regions = ", ".join(sorted({r.region_code for r in rows}))
     return Refused(
-        Problem("WIDER_REGION", f"{field}: {what} for a wider region ({regions}); its administrators change it.", field)
+        Problem(
+            "WIDER_REGION",
+            msg(
+                "{field}: {what} for a wider region ({regions}); its administrators change it.",
+                field=field,
+                what=what,
+                regions=regions,
+            ),
+            field,
+        )
     )
 
 
@@ -105,19 +115,29 @@ def _permission_problems(authorizer: Authorizer, role: str, resource: str, actio
     problems: list[Problem] = []
     roles = authorizer.roles()
     if role not in roles:
-        problems.append(Problem("INVALID_ROLE", f"role: one of {', '.join(roles)}.", "role"))
+        problems.append(Problem("INVALID_ROLE", msg("role: one of {roles}.", roles=", ".join(roles)), "role"))
     known = authorizer.known_permissions()
     resources = sorted({p.resource for p in known})
     if resource not in resources:
-        problems.append(Problem("INVALID_RESOURCE", f"resource: one of {', '.join(resources)}.", "resource"))
+        problems.append(
+            Problem(
+                "INVALID_RESOURCE", msg("resource: one of {resources}.", resources=", ".join(resources)), "resource"
+            )
+        )
     elif Permission(resource, action) not in known:
         actions = sorted(p.action for p in known if p.resource == resource)
-        problems.append(Problem("INVALID_ACTION", f"action: {resource} has {', '.join(actions)}.", "action"))
+        problems.append(
+            Problem(
+                "INVALID_ACTION",
+                msg("action: {resource} has {actions}.", resource=resource, actions=", ".join(actions)),
+                "action",
+            )
+        )
     elif Permission(resource, action) == POLICY_ADMINISTER:
         problems.append(
             Problem(
                 "RESERVED_PERMISSION",
-                "action: policy:administer belongs to pemkot-admin alone and changes only in policy.csv.",
+                msg("action: policy:administer belongs to pemkot-admin alone and changes only in policy.csv."),
                 "action",
             )
         )
@@ -149,19 +169,32 @@ async def grant(ctx: Context, *, role: str, resource: str, action: str, reason: 
     scope = (region,)
     permission = Permission(resource, action)
     if now.allows(role, resource, action, scope=scope):
-        raise Refused(Problem("ALREADY_ALLOWED", f"action: {role} may already perform {permission}.", "action"))
+        raise Refused(
+            Problem(
+                "ALREADY_ALLOWED",
+                msg("action: {role} may already perform {permission}.", role=role, permission=permission),
+                "action",
+            )
+        )
     partner = SEPARATED.get(permission)
     if partner is not None and now.allows(role, partner.resource, partner.action, scope=scope):
         raise Refused(
             Problem(
                 "SEPARATION_OF_DUTIES",
-                f"action: {role} holds {partner}, which separation of duties keeps apart from {permission}.",
+                msg(
+                    "action: {role} holds {partner}, which separation of duties keeps apart from {permission}.",
+                    role=role,
+                    partner=partner,
+                    permission=permission,
+                ),
                 "action",
             )
         )
     revokes, wider = _matching(rows, REVOKE, role, resource, action, region)
     if wider:
-        raise _wider_refusal(wider, f"{permission} is revoked from {role}", "action")
+        raise _wider_refusal(
+            wider, msg("{permission} is revoked from {role}", permission=permission, role=role), "action"
+        )
     await _lift(ctx, revokes, reason)
     if files.allows(role, resource, action):  # the files allow it: lifting the revoke is the whole change
         target, how = revokes[0], "revoke lifted"
@@ -179,7 +212,13 @@ async def revoke(ctx: Context, *, role: str, resource: str, action: str, reason:
     region, rows, now, files = await _prepare(ctx, role, resource, action, reason)
     permission = Permission(resource, action)
     if not now.allows(role, resource, action, scope=(region,)):
-        raise Refused(Problem("NOT_ALLOWED", f"action: {role} may not perform {permission} now.", "action"))
+        raise Refused(
+            Problem(
+                "NOT_ALLOWED",
+                msg("action: {role} may not perform {permission} now.", role=role, permission=permission),
+                "action",
+            )
+        )
     # A grant of a wider region is not lifted here: the revoke below overrides it inside this region.
     grants, _wider_grants = _matching(rows, GRANT, role, resource, action, region)
     await _lift(ctx, grants, reason)
@@ -198,7 +237,9 @@ async def revoke(ctx: Context, *, role: str, resource: str, action: str, reason:
 def _subject_problems(subject: str, reason: str) -> list[Problem]:
     problems = validation.text(subject, "subject", max_length=120)
     if not problems and subject != subject.strip():
-        problems.append(Problem("INVALID_SUBJECT", "subject: a token's sub, without surrounding spaces.", "subject"))
+        problems.append(
+            Problem("INVALID_SUBJECT", msg("subject: a token's sub, without surrounding spaces."), "subject")
+        )
     return problems + validation.text(reason, "reason", max_length=500)
 
 
@@ -209,12 +250,14 @@ async def _suspensions(ctx: Context, subject: str) -> list[PolicyOverride]:
 async def suspend(ctx: Context, *, subject: str, reason: str) -> PolicyOverride:
     problems = _subject_problems(subject, reason)
     if not problems and subject == ctx.principal.subject:
-        problems.append(Problem("SELF_SUSPENSION", "subject: you cannot suspend yourself.", "subject"))
+        problems.append(Problem("SELF_SUSPENSION", msg("subject: you cannot suspend yourself."), "subject"))
     if problems:
         raise Refused(*problems)
     region = _region(ctx)
     if [r for r in await _suspensions(ctx, subject) if covers((r.region_code,), region)]:
-        raise Refused(Problem("ALREADY_SUSPENDED", f"subject: {subject} is suspended already.", "subject"))
+        raise Refused(
+            Problem("ALREADY_SUSPENDED", msg("subject: {subject} is suspended already.", subject=subject), "subject")
+        )
     row = PolicyOverride(
         kind=SUSPEND, subject=subject, reason=reason.strip(), created_by=ctx.principal.subject, region_code=region
     )
@@ -232,7 +275,7 @@ async def reinstate(ctx: Context, *, subject: str, reason: str) -> PolicyOverrid
     if not rows:
         wider = _wider(suspensions, region)
         if wider:
-            raise _wider_refusal(wider, f"{subject} is suspended", "subject")
-        raise Refused(Problem("NOT_SUSPENDED", f"subject: {subject} is not suspended.", "subject"))
+            raise _wider_refusal(wider, msg("{subject} is suspended", subject=subject), "subject")
+        raise Refused(Problem("NOT_SUSPENDED", msg("subject: {subject} is not suspended.", subject=subject), "subject"))
     await _lift(ctx, rows, reason)
     return await _record(ctx, "policy:reinstate", rows[0], f"subject={subject}")

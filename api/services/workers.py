@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from api.context import Context
 from api.errors import Problem, Refused, not_found
 from api.ids import require_id, to_global_id
+from api.messages import msg
 from api.rules import validation
 from api.rules.nik import nik_problems, nik_warnings
 from api.services import nik_lookups
@@ -68,7 +69,7 @@ def workers_query(
 async def visible_worker(ctx: Context, worker_id: int, field: str = "id") -> Worker:
     worker = await ctx.loaders.worker_by_id.load(worker_id)
     if worker is None:
-        raise Refused(not_found(field, "worker"))
+        raise Refused(not_found(field, msg("worker")))
     return worker
 
 
@@ -119,7 +120,7 @@ async def _visible_kelurahan(ctx: Context, code: str, field: str) -> Kelurahan:
         raise Refused(*problems)
     kelurahan = await ctx.loaders.kelurahan_by_code.load(code)
     if kelurahan is None:
-        raise Refused(Problem("OUT_OF_SCOPE", f"{field}: not a kelurahan within your scope.", field))
+        raise Refused(Problem("OUT_OF_SCOPE", msg("{field}: not a kelurahan within your scope.", field=field), field))
     return kelurahan
 
 
@@ -163,7 +164,7 @@ async def register(
     problems = nik_problems(nik)
     problems += validation.text(full_name, "fullName", max_length=120)
     if birth_date > today or birth_date.year < 1900:
-        problems.append(Problem("INVALID_DATE", "birthDate: must be a past date after 1900.", "birthDate"))
+        problems.append(Problem("INVALID_DATE", msg("birthDate: must be a past date after 1900."), "birthDate"))
     problems += _contact_problems(phone, address, family_card_number)
     if problems:
         raise Refused(*problems)
@@ -183,7 +184,9 @@ async def register(
             if previous is not None:
                 return previous, []
             raise Refused(
-                Problem("IDEMPOTENCY_CONFLICT", "idempotencyKey: in use by a request that failed.", "idempotencyKey")
+                Problem(
+                    "IDEMPOTENCY_CONFLICT", msg("idempotencyKey: in use by a request that failed."), "idempotencyKey"
+                )
             )
 
     values = dict(
@@ -203,7 +206,7 @@ async def register(
     inserted = await ctx.db.scalars(insert_ignoring_conflict(ctx.db.dialect, Worker, values, ["nik"], returning=Worker))
     if not inserted:
         # Said the same way whoever holds the NIK: which kelurahan has it is not the caller's to know.
-        raise Refused(Problem("DUPLICATE_NIK", "nik: a worker with this NIK is already registered.", "nik"))
+        raise Refused(Problem("DUPLICATE_NIK", msg("nik: a worker with this NIK is already registered."), "nik"))
     [worker] = inserted
     if idempotency_key is not None:
         await ctx.db.execute(
@@ -232,7 +235,7 @@ async def _replay(ctx: Context, key: str) -> Worker | None:
         return None
     worker = await ctx.loaders.worker_by_id.load(rows[0].target_id)
     if worker is None:
-        raise Refused(not_found("idempotencyKey", "worker"))
+        raise Refused(not_found("idempotencyKey", msg("worker")))
     return worker
 
 
@@ -278,7 +281,11 @@ async def move(ctx: Context, worker: Worker, to_code: str, effective: date, *, f
         raise Refused(*problems)
     origin = worker.kelurahan_code
     if to_code == origin:
-        raise Refused(Problem("SAME_KELURAHAN", f"{field}: the worker already lives in {to_code}.", field))
+        raise Refused(
+            Problem(
+                "SAME_KELURAHAN", msg("{field}: the worker already lives in {code}.", field=field, code=to_code), field
+            )
+        )
     city = origin[:4]
     # The destination's existence is checked over the city's reference rows, as a count: no row leaves.
     (exists_in_city,) = await ctx.db.aggregate_within(
@@ -289,19 +296,27 @@ async def move(ctx: Context, worker: Worker, to_code: str, effective: date, *, f
         raise Refused(
             Problem(
                 "OUTSIDE_CITY",
-                f"{field}: not a kelurahan of this city ({city}); moving out of the city ends coverage "
-                "(terminateEnrollment with MOVED_OUT).",
+                msg(
+                    "{field}: not a kelurahan of this city ({city}); moving out of the city ends coverage "
+                    "(terminateEnrollment with MOVED_OUT).",
+                    field=field,
+                    city=city,
+                ),
                 field,
             )
         )
     if effective > ctx.today:
         raise Refused(
-            Problem("FUTURE_DATE", "effectiveDate: a move is recorded once it has happened.", "effectiveDate")
+            Problem("FUTURE_DATE", msg("effectiveDate: a move is recorded once it has happened."), "effectiveDate")
         )
     last = await ctx.db.scalar(select(func.max(WorkerMove.effective_date)).where(WorkerMove.worker_id == worker.id))
     if last is not None and effective < last:
         raise Refused(
-            Problem("OUT_OF_ORDER", f"effectiveDate: before the worker's last move ({last}).", "effectiveDate")
+            Problem(
+                "OUT_OF_ORDER",
+                msg("effectiveDate: before the worker's last move ({last}).", last=last),
+                "effectiveDate",
+            )
         )
     record = WorkerMove(
         worker_id=worker.id,
