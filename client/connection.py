@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from client import i18n
 from client.i18n import _
 
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
@@ -75,7 +76,9 @@ class Api:
         from gql.transport.httpx import HTTPXTransport
 
         self.url = url
-        self._transport = HTTPXTransport(url=url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+        # The server words its messages in the language shown (api/messages.py): the client shows them as they come.
+        headers = {"Authorization": f"Bearer {token}", "Accept-Language": i18n.language()}
+        self._transport = HTTPXTransport(url=url, headers=headers, timeout=timeout)
         self._client = Client(transport=self._transport)
         self._session: Any = None
 

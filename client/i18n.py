@@ -21,7 +21,6 @@ Input is read in both languages whatever the language shown: headers and values 
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,9 +37,6 @@ CATALOG = Path(__file__).resolve().parent / "locale" / "id" / "LC_MESSAGES" / "c
 
 _state = {"language": "en"}  # library use: the source strings; client.cli sets the command line's language
 
-_NUMBER = re.compile(r"[0-9]+")
-_MARKER = re.compile(r"\{([0-9]+)\}")
-_AMOUNT = re.compile(r"Rp ?(-?[0-9]+)(?![0-9]|[.,][0-9])")  # Rp90800, not Rp90.800 again
 
 
 def set_language(language: str) -> None:
@@ -190,31 +186,3 @@ def month_names() -> dict[str, int]:
         for number, name in get_month_names(width, locale=LOCALE).items():
             names[key(name)] = int(number)
     return names
-
-
-def amounts(text: str) -> str:
-    """Rupiah amounts in a sentence (the server writes ``Rp90800``) as ``Rp90.800``; unchanged in English."""
-    if not indonesian():
-        return text
-    return _AMOUNT.sub(lambda m: rupiah(int(m.group(1))), text)
-
-
-def server_message(message: str) -> str:
-    """One of the server's English messages (its field prefix taken off) in the language shown. The catalog holds
-    them with their numbers as ``{0}``, ``{1}`` (context "server"), so "a NIK is exactly 16 digits (got 13
-    characters)." is one entry whatever the numbers; a message the catalog lacks stays as the server wrote it."""
-    if not indonesian():
-        return message
-    numbers = _NUMBER.findall(message)
-    counter = iter(range(len(numbers)))
-    template = _NUMBER.sub(lambda _m: "{%d}" % next(counter), message)  # noqa: UP031 - a literal {n} marker
-    catalog = _catalog()
-    translated = template if catalog is None else str(catalog.pgettext("server", template))
-    if translated == template:
-        return amounts(message)
-
-    def number(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        return numbers[index] if index < len(numbers) else match.group(0)
-
-    return amounts(_MARKER.sub(number, translated))

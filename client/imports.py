@@ -137,8 +137,9 @@ def send_splitting(
 
 
 def server_messages(spec: SheetSpec, errors: list[dict[str, Any]]) -> list[str]:
-    """The server's UserErrors against the sheet's columns, in the language shown: "fullName: must not be blank."
-    becomes "full_name: must not be blank." (English) or "Nama Lengkap: tidak boleh kosong." (Indonesian)."""
+    """The server's UserErrors against the sheet's columns: "fullName: must not be blank." becomes "full_name: must
+    not be blank." (English) or "Nama Lengkap: tidak boleh kosong." (Indonesian: the server words its messages in
+    the language the client asks for, its Accept-Language)."""
     messages = []
     for error in errors:
         field_name = error.get("field")
@@ -146,7 +147,6 @@ def server_messages(spec: SheetSpec, errors: list[dict[str, Any]]) -> list[str]:
         if field_name and message.startswith(f"{field_name}: "):
             message = message[len(field_name) + 2 :]
         column = spec.header(spec.column_for_field(field_name))
-        message = i18n.server_message(message)
         messages.append(f"{column}: {message}" if column else message)
     return messages
 

@@ -559,22 +559,13 @@ def test_formats_and_readers_in_indonesian() -> None:
     with i18n.using("id"):
         assert i18n.rupiah(90_800) == "Rp90.800"
         assert i18n.rupiah(1_500_000) == "Rp1.500.000"
-        assert i18n.amounts("must equal the bill's amount, Rp90800.") == "must equal the bill's amount, Rp90.800."
         assert i18n.moment("2026-08-17T07:30:05+00:00") == "17/08/2026 14.30.05 WIB"
         assert i18n.day(AUGUST_17) == "17/08/1980"
         assert i18n.month("2026-07") == "Juli 2026"
-        assert i18n.server_message("a NIK is exactly 16 digits (got 13 characters).") == (
-            "NIK harus tepat 16 digit (tertulis 13 karakter)."
-        )
-        assert i18n.server_message("required when approved, matching ^\\d{11}$.") == (
-            "wajib bila disetujui, sesuai pola ^\\d{11}$ (11 digit)."
-        )
-        assert i18n.server_message("something the catalog lacks, Rp90800") == "something the catalog lacks, Rp90.800"
         with pytest.raises(CellError, match="salah satu dari: Laki-laki, Perempuan"):
             parse_sex("Tidak tahu")
     with i18n.using("en"):
         assert i18n.moment("2026-08-17T07:30:05+00:00") == "2026-08-17T07:30:05+00:00"
-        assert i18n.server_message("must not be blank.") == "must not be blank."
 
     for typed in ("17/08/1980", "17-08-1980", "17.8.1980", "1980-08-17", "17 Agustus 1980", "17 Agu 1980"):
         assert iso_date(typed) == "1980-08-17", typed
@@ -600,3 +591,21 @@ def parse_sex(value: str) -> str:
     from client.columns import WORKERS
 
     return str(WORKERS.column("sex").parse(value))
+
+
+def test_the_client_asks_the_server_for_messages_in_the_language_shown(server: Server) -> None:
+    """The server words its messages (api/messages.py, one catalog): the client asks for the language it shows
+    (Accept-Language) and shows them as they come, never translating them a second time."""
+    from client import i18n
+    from client.connection import Api as ClientApi
+
+    token = server.token("kelurahan-operator")
+    worker = server.api("kelurahan-operator").data("{ workers(first: 1) { edges { node { id } } } }")
+    refused = {"input": {"id": worker["workers"]["edges"][0]["node"]["id"], "fullName": " "}}
+    document = (
+        "mutation U($input: UpdateWorkerInput!) { updateWorker(input: $input) { errors { code field message } } }"
+    )
+    for language, expected in (("id", "fullName: tidak boleh kosong."), ("en", "fullName: must not be blank.")):
+        with i18n.using(language), ClientApi(server.url, token) as api:
+            errors = api.execute(document, refused)["updateWorker"]["errors"]
+        assert errors == [{"code": "REQUIRED", "field": "fullName", "message": expected}]
