@@ -278,17 +278,22 @@ WORKERS_REPORT = (
 )
 
 
+def _require(api: Api, permission: str, refusal: str) -> Viewer:
+    """The caller as the server's `viewer` describes it; the whole run is refused, before any row is sent, when
+    its role lacks the permission the run needs (``refusal`` names the agency and subject)."""
+    viewer = api.viewer()
+    if permission not in viewer.permissions:
+        raise ClientFailure(refusal.format(agency=viewer.agency, subject=viewer.subject))
+    return viewer
+
+
 def import_workers(api: Api, path: Path, report: Path, batch: int, progress: Progress) -> ImportSummary:
     check_batch(batch)
     sheet = read_sheet(path, WORKERS)
     delimiter = sheet.delimiter or ","
-    viewer = api.viewer()
-    if "worker:create" not in viewer.permissions:
-        raise ClientFailure(
-            _("a {agency} token for {subject} may not register workers (worker:create).").format(
-                agency=viewer.agency, subject=viewer.subject
-            )
-        )
+    viewer = _require(
+        api, "worker:create", _("a {agency} token for {subject} may not register workers (worker:create).")
+    )
     results: list[RowResult] = []
     pending: list[tuple[int, dict[str, Any]]] = []
     first_row: dict[str, int] = {}
@@ -556,13 +561,9 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
     check_batch(batch)
     sheet = read_sheet(path, VERIFICATIONS)
     delimiter = sheet.delimiter or ","
-    viewer = api.viewer()
-    if "enrollment:verify" not in viewer.permissions:
-        raise ClientFailure(
-            _("a {agency} token for {subject} may not record verifications (enrollment:verify).").format(
-                agency=viewer.agency, subject=viewer.subject
-            )
-        )
+    viewer = _require(
+        api, "enrollment:verify", _("a {agency} token for {subject} may not record verifications (enrollment:verify).")
+    )
     results: list[RowResult] = []
     parsed: list[tuple[int, dict[str, Any]]] = []
     for index, row in enumerate(sheet.rows):
