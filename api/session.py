@@ -7,7 +7,8 @@ Below the context and the loaders: it knows a session and a row scope, nothing o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 from api.audit_trail import AuditTrail
 from db.scoping import RowScope, set_scope
 from db.session import writer_bind
+
+log = logging.getLogger("rentan.session")
 
 T = TypeVar("T")
 STATEMENTS_KEY = "rentan.statements"
@@ -123,6 +126,9 @@ class RequestSession:
     replica: AsyncEngine | None = None
     writable: bool = False
     statements: StatementCounter = field(default_factory=StatementCounter)
+    # Run once the request's transaction has committed, never after a rollback: what must follow a change that
+    # is now real (the writing process applying its own policy change at once, api/services/policy_admin.py).
+    after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
     _db: Db | None = None
 
     @property
@@ -144,16 +150,24 @@ class RequestSession:
         transaction of their own on the primary (a query's session may be on a read-only replica; on SQLite a
         reader never has to upgrade its lock). Should that write fail, the exception leaves here and the whole
         response becomes an error (no data): a full NIK is never shown, nor a lookup answered, unaudited."""
+        committed = False
         if self._db is not None:
             session = self._db.session
             try:
                 if commit and self.writable:
                     await trail.write(session)
                     await session.commit()
+                    committed = True
                 else:
                     await session.rollback()
             finally:
                 await session.close()  # a failed commit must not keep its connection (and SQLite's write lock)
+            if committed:
+                for hook in self.after_commit:
+                    try:
+                        await hook()
+                    except Exception:  # the change is committed; what follows it has a backstop of its own
+                        log.exception("a hook after the commit failed")
         if trail.pending():
             session = AsyncSession(bind=writer_bind(self.primary), expire_on_commit=False)
             session.info[STATEMENTS_KEY] = self.statements

@@ -11,8 +11,10 @@ import itertools
 import os
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -25,9 +27,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from gql import Client, GraphQLRequest
+from gql.client import SyncClientSession
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from api.auth import issue_dev_token
 from api.seed import seed
@@ -44,6 +49,12 @@ JAKARTA = ZoneInfo("Asia/Jakarta")
 SUITE_MOMENT = datetime.fromisoformat(os.environ.get("RENTAN_TEST_MOMENT") or "2026-11-16T10:00:00+07:00")
 
 
+# Building an httpx client costs ~25 ms of CPU (its TLS context, even for plain http): the suite's plain
+# requests share one client, and every Api one TLS context.
+TLS = ssl.create_default_context()
+HTTP = httpx.Client(timeout=60, verify=TLS)
+
+
 def programme_now() -> datetime:
     """The suite's programme moment, in WIB (what the servers' rules take as now)."""
     return SUITE_MOMENT.astimezone(JAKARTA)
@@ -51,6 +62,7 @@ def programme_now() -> datetime:
 
 def programme_today() -> date:
     return programme_now().date()
+
 
 # Two kelurahan of different kecamatan, used throughout the scoping tests.
 BUGUL_LOR = "3575041010"  # Panggungrejo
@@ -108,18 +120,30 @@ class Result:
 
 
 class Api:
-    """A gql client holding one principal's bearer token."""
+    """A gql client holding one principal's bearer token, on one kept-alive HTTP connection: gql's
+    ``Client.execute`` would open (and close) an httpx client per request, and building one costs ~25 ms of CPU
+    (its TLS context), which was most of the suite's time."""
 
     def __init__(self, url: str, token: str) -> None:
         self.token = token
         self.client = Client(
-            transport=HTTPXTransport(url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            transport=HTTPXTransport(url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60, verify=TLS)
         )
+        self._session: SyncClientSession | None = None
+        self._connecting = threading.Lock()
+
+    @property
+    def session(self) -> SyncClientSession:
+        """The connected gql session (opened on first use; threads may share an Api)."""
+        with self._connecting:
+            if self._session is None:
+                self._session = self.client.connect_sync()
+            return self._session
 
     def result(self, query: str, **variables: Any) -> Result:
         try:
             request = GraphQLRequest(query, variable_values=variables or None)
-            r = self.client.execute(request, get_execution_result=True)
+            r = self.session.execute(request, get_execution_result=True)
         except TransportQueryError as exc:
             return Result(data=exc.data, errors=list(exc.errors or []), extensions=exc.extensions or {})
         return Result(data=r.data, errors=[], extensions=r.extensions or {})
@@ -139,6 +163,8 @@ class Server:
     settings: Settings
     clock_file: Path
     process: subprocess.Popen[bytes] | None = None  # the uvicorn process (tests/test_crash.py kills it)
+    _reader: tuple[asyncio.AbstractEventLoop, AsyncEngine] | None = None
+    _reading: threading.Lock = field(default_factory=threading.Lock)
 
     @contextmanager
     def calendar(self) -> Iterator[Callable[[date], None]]:
@@ -169,17 +195,26 @@ class Server:
         return rows
 
     def _read(self, statements: list[tuple[str, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
-        """Several statements on one connection, each answered in full."""
+        """Several statements on one connection, each answered in full. The engine and its event loop are made
+        once per Server (a new engine per read was a visible share of the suite's time); the connection is not
+        pooled, so nothing of the test's stays open between reads (tests that end or count connections)."""
+        with self._reading:
+            if self._reader is None:
+                self._reader = (asyncio.new_event_loop(), create_async_engine(self.database_url, poolclass=NullPool))
+            loop, engine = self._reader
 
-        async def run() -> list[list[tuple[Any, ...]]]:
-            engine = create_engine(self.database_url)
-            try:
+            async def run() -> list[list[tuple[Any, ...]]]:
                 async with engine.connect() as conn:
                     return [[tuple(r) for r in (await conn.execute(text(s), p)).all()] for s, p in statements]
-            finally:
-                await engine.dispose()
 
-        return asyncio.run(run())
+            return loop.run_until_complete(run())
+
+    def close(self) -> None:
+        if self._reader is not None:
+            loop, engine = self._reader
+            loop.run_until_complete(engine.dispose())
+            loop.close()
+            self._reader = None
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every application table: compare two snapshots to prove nothing changed."""
@@ -241,7 +276,7 @@ def serve(workdir: Path, database_url: str, key_file: Path, **overrides: str | N
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if HTTP.get(f"{base}/healthz", timeout=1).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
@@ -249,15 +284,17 @@ def serve(workdir: Path, database_url: str, key_file: Path, **overrides: str | N
             log.close()
             raise RuntimeError("server did not start:\n" + (workdir / "server.log").read_text())
         time.sleep(0.1)
+    running = Server(
+        url=f"{base}/graphql",
+        database_url=database_url,
+        settings=settings,
+        clock_file=workdir / "clock",
+        process=proc,
+    )
     try:
-        yield Server(
-            url=f"{base}/graphql",
-            database_url=database_url,
-            settings=settings,
-            clock_file=workdir / "clock",
-            process=proc,
-        )
+        yield running
     finally:
+        running.close()
         proc.terminate()
         proc.wait(timeout=10)
         log.close()

@@ -8,9 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
-from tests.conftest import ROOT, Server
+from tests.conftest import HTTP, ROOT, Server
 
 
 def rentan(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -27,7 +25,7 @@ def test_token_prints_only_a_token_the_server_accepts(server: Server) -> None:
     token = done.stdout.strip()
     assert done.stdout == token + "\n"
     assert token.count(".") == 2
-    response = httpx.post(
+    response = HTTP.post(
         server.url,
         json={"query": "{ viewer { subject agency scope } }"},
         headers={"Authorization": f"Bearer {token}"},

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BUGUL_LOR, Server, extra_server, new_nik, worker_input
+from tests.conftest import BUGUL_LOR, HTTP, Server, extra_server, new_nik, worker_input
 
 BATCH = 1000
 REGISTER_MANY = """
@@ -37,7 +37,7 @@ def batch(tag: str, size: int = BATCH) -> list[dict[str, Any]]:
 
 
 def send(server: Server, token: str, items: list[dict[str, Any]]) -> httpx.Response:
-    return httpx.post(
+    return HTTP.post(
         server.url,
         json={"query": REGISTER_MANY, "variables": {"input": items}},
         headers={"Authorization": f"Bearer {token}"},

@@ -19,7 +19,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import HTTP, Server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -41,7 +41,7 @@ class _References(HTMLParser):
 
 
 def _page(server: Server) -> httpx.Response:
-    return httpx.get(server.url, headers={"Accept": "text/html,application/xhtml+xml"}, timeout=10)
+    return HTTP.get(server.url, headers={"Accept": "text/html,application/xhtml+xml"}, timeout=10)
 
 
 def test_page_names_only_assets_of_its_own_server(server: Server) -> None:

@@ -18,13 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from tests.conftest import CITY, Server, production_server
+from tests.conftest import CITY, HTTP, Server, production_server
 
 CACHE_SECONDS = 3
 COOLDOWN_SECONDS = 1
@@ -96,7 +95,7 @@ class Provider:
         return jwt.encode(claims, signing, algorithm="ES256", headers={"kid": kid, **headers})
 
     def status(self, token: str) -> int:
-        return httpx.post(
+        return HTTP.post(
             self.server.url, json=VIEWER, headers={"Authorization": f"Bearer {token}"}, timeout=30
         ).status_code
 

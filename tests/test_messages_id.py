@@ -14,7 +14,6 @@ import secrets
 import string
 from typing import Any
 
-import httpx
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
@@ -22,6 +21,7 @@ from babel.messages.pofile import read_po
 from api.messages import ENGLISH, INDONESIAN, LANGUAGES, catalog_path, msg, negotiate, term
 from db.models import EnrollmentStatus
 from tests.conftest import (
+    HTTP,
     REGISTER,
     ROOT,
     Server,
@@ -190,7 +190,7 @@ def _post(server: Server, token: str, language: str | None, query: str, **variab
     headers = {"Authorization": f"Bearer {token}"}
     if language is not None:
         headers["Accept-Language"] = language
-    response = httpx.post(server.url, json={"query": query, "variables": variables}, headers=headers, timeout=60)
+    response = HTTP.post(server.url, json={"query": query, "variables": variables}, headers=headers, timeout=60)
     answer: dict[str, Any] = response.json()
     return answer
 

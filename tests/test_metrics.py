@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import re
 
-import httpx
-
-from tests.conftest import Server
+from tests.conftest import HTTP, Server
 
 
 def _value(text: str, metric: str, **labels: str) -> float:
@@ -19,10 +17,10 @@ def _value(text: str, metric: str, **labels: str) -> float:
 
 def test_metrics_count_operations_errors_and_the_pool(server: Server) -> None:
     base = server.url.rsplit("/", 1)[0]
-    before = httpx.get(f"{base}/metrics").text
+    before = HTTP.get(f"{base}/metrics").text
     analyst = {"Authorization": f"Bearer {server.token('pemkot-analyst')}"}
     for _ in range(3):
-        ok = httpx.post(server.url, json={"query": "query MetricsProbe { viewer { roles } }"}, headers=analyst)
+        ok = HTTP.post(server.url, json={"query": "query MetricsProbe { viewer { roles } }"}, headers=analyst)
         assert ok.status_code == 200
         assert "errors" not in ok.json(), ok.json()
     refused = {
@@ -30,10 +28,8 @@ def test_metrics_count_operations_errors_and_the_pool(server: Server) -> None:
         'birthDate: "1985-06-15", sex: MALE, occupation: OTHER, monthlyIncome: "1", kelurahanCode: "3575041010"}) '
         "{ errors { code } } }"
     }
-    assert (
-        httpx.post(server.url, json=refused, headers=analyst).json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    )
-    after = httpx.get(f"{base}/metrics")
+    assert HTTP.post(server.url, json=refused, headers=analyst).json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    after = HTTP.get(f"{base}/metrics")
     assert after.status_code == 200
     assert after.headers["content-type"].startswith("text/plain")
     text = after.text
@@ -60,8 +56,8 @@ def test_hostile_operation_names_do_not_become_labels(server: Server) -> None:
     base = server.url.rsplit("/", 1)[0]
     token = {"Authorization": f"Bearer {server.token('auditor')}"}
     name = "Q" + "x" * 100  # longer than a label may be
-    httpx.post(server.url, json={"query": f"query {name} {{ viewer {{ roles }} }}"}, headers=token)
-    text = httpx.get(f"{base}/metrics").text
+    HTTP.post(server.url, json={"query": f"query {name} {{ viewer {{ roles }} }}"}, headers=token)
+    text = HTTP.get(f"{base}/metrics").text
     assert name not in text
     assert 'operation="invalid"' in text
     assert server.token("auditor") not in text

@@ -36,7 +36,7 @@ from api.seed import seed
 from api.settings import Settings
 from db.migrate import head_revision
 from db.session import create_engine
-from tests.conftest import ROOT, Api, register_worker, serve
+from tests.conftest import HTTP, ROOT, Api, register_worker, serve
 
 SUITE_URL = os.environ.get("RENTAN_TEST_DATABASE_URL", "")
 pytestmark = pytest.mark.skipif(
@@ -213,7 +213,7 @@ def test_the_image_entry_command_migrates_a_fresh_database_and_serves_ready(new_
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline and proc.poll() is None:
                 try:
-                    ready = httpx.get(f"{base}/readyz", timeout=2)
+                    ready = HTTP.get(f"{base}/readyz", timeout=2)
                     if ready.status_code == 200:
                         break
                 except httpx.HTTPError:
@@ -222,16 +222,16 @@ def test_the_image_entry_command_migrates_a_fresh_database_and_serves_ready(new_
             assert ready is not None, log_path.read_text()
             assert ready.status_code == 200, log_path.read_text()
             assert ready.json() == {"ready": True, "revision": head_revision(database_url)}
-            assert httpx.get(f"{base}/healthz").status_code == 200
+            assert HTTP.get(f"{base}/healthz").status_code == 200
             assert not (metrics_dir / "counter_1.db").exists()
 
             # Production: no GraphiQL for a browser, no GraphQL without a token.
-            page = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"})
+            page = HTTP.get(f"{base}/graphql", headers={"Accept": "text/html"})
             assert page.status_code == 401
-            anonymous = httpx.post(f"{base}/graphql", json={"query": "{ viewer { subject } }"})
+            anonymous = HTTP.post(f"{base}/graphql", json={"query": "{ viewer { subject } }"})
             assert anonymous.status_code == 401
-            assert httpx.get(f"{base}/metrics").status_code == 401
-            metrics = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer scraper-secret-for-the-test"})
+            assert HTTP.get(f"{base}/metrics").status_code == 401
+            metrics = HTTP.get(f"{base}/metrics", headers={"Authorization": "Bearer scraper-secret-for-the-test"})
             assert metrics.status_code == 200
             assert "rentan_requests_total" in metrics.text
         finally:
@@ -329,7 +329,7 @@ def test_a_restored_dump_serves_the_same_answers(new_database: Any, tmp_path: Pa
     (tmp_path / "restored").mkdir()
     with serve(tmp_path / "restored", target_url, key_file) as server, server.calendar() as set_day:
         set_day(PROGRAMME_DAY)
-        assert httpx.get(server.url.replace("/graphql", "/readyz")).status_code == 200
+        assert HTTP.get(server.url.replace("/graphql", "/readyz")).status_code == 200
         admin, auditor = server.api("pemkot-admin"), server.api("auditor")
         assert auditor.data(AUDIT) == audit_after_reads  # the trail as it stood when the dump was taken
         after = _answers(admin, auditor)
@@ -380,7 +380,7 @@ def test_an_old_database_with_data_is_upgraded_and_served(new_database: Any, tmp
     key_file = tmp_path / "dev-key.pem"
     issue_dev_token(Settings(dev_key_file=key_file), role="auditor", scope="3575", subject="warm-up")
     with serve(tmp_path, database_url, key_file) as server:
-        ready = httpx.get(server.url.replace("/graphql", "/readyz"))
+        ready = HTTP.get(server.url.replace("/graphql", "/readyz"))
         assert ready.json() == {"ready": True, "revision": head_revision(database_url)}
         admin = server.api("pemkot-admin")
         page = admin.data("{ workers(first: 5) { totalCount edges { node { id kelurahan { code } } } } }")

@@ -15,10 +15,8 @@ import secrets
 import time
 from collections.abc import Callable
 
-import httpx
-
 from api.ids import to_global_id
-from tests.conftest import BUGUL_LOR, CITY, REGISTER, Api, Server, worker_input
+from tests.conftest import BUGUL_LOR, CITY, HTTP, REGISTER, Api, Server, worker_input
 
 OTHER_CITY = "3573"
 PAYLOAD = "override { id kind subject } errors { code field message }"
@@ -39,7 +37,7 @@ def _until(condition: Callable[[], bool], what: str) -> None:
 
 
 def _status(server: Server, token: str, query: str) -> int:
-    response = httpx.post(server.url, json={"query": query}, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    response = HTTP.post(server.url, json={"query": query}, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     return response.status_code
 
 
@@ -57,7 +55,7 @@ def test_suspended_subject_gets_403_on_every_path(server: Server) -> None:
     assert _payload(admin, SUSPEND, "suspendSubject", subject=subject, reason="uji")["errors"] == []
     try:
         _until(lambda: _status(server, token, WORKERS) == 403, "not refused within 5 s")
-        response = httpx.post(
+        response = HTTP.post(
             server.url, json={"query": "{ viewer { permissions } }"}, headers={"Authorization": f"Bearer {token}"}
         )
         assert response.status_code == 403
@@ -70,7 +68,7 @@ def test_suspended_subject_gets_403_on_every_path(server: Server) -> None:
             ]
         }
         assert _status(server, token, '{ workerByNik(nik: "3575040101800001") { id } }') == 403
-        mutation = httpx.post(
+        mutation = HTTP.post(
             server.url,
             json={"query": REGISTER, "variables": {"input": worker_input()}},
             headers={"Authorization": f"Bearer {token}"},

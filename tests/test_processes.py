@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT, Server
+from tests.conftest import HTTP, ROOT, Server
 
 
 def _free_port() -> int:
@@ -54,7 +54,7 @@ def test_two_processes_serve_alike_and_metrics_sum_both(server: Server, tmp_path
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                if HTTP.get(f"{base}/readyz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -69,12 +69,12 @@ def test_two_processes_serve_alike_and_metrics_sum_both(server: Server, tmp_path
         answers = set()
         for _ in range(40):
             # A fresh connection each time, so the kernel spreads them over both processes.
-            response = httpx.post(f"{base}/graphql", json=query, headers=headers, timeout=10)
+            response = HTTP.post(f"{base}/graphql", json=query, headers=headers, timeout=10)
             assert response.status_code == 200
             answers.add(response.text)
         assert len(answers) == 1, answers  # the same answer whichever process served it
         for _ in range(3):
-            assert _requests(httpx.get(f"{base}/metrics", timeout=10).text, "MultiProbe") == 40
+            assert _requests(HTTP.get(f"{base}/metrics", timeout=10).text, "MultiProbe") == 40
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -20,12 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 
 from db.session import create_engine
-from tests.conftest import BUGUL_LOR, Server, open_source, serve, worker_input
+from tests.conftest import BUGUL_LOR, HTTP, Server, open_source, serve, worker_input
 from tests.documents import PROPOSE
 
 URL = os.environ.get("RENTAN_TEST_DATABASE_URL") or ""
@@ -179,7 +178,7 @@ def test_the_replica_is_a_streaming_standby(replica: Replica, split: Server) -> 
     assert sql(replica.url, "SELECT pg_is_in_recovery()") == [(True,)]
     (senders,) = sql(replica.primary_url, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")[0]
     assert senders >= 1
-    ready = httpx.get(split.url.removesuffix("/graphql") + "/readyz", timeout=10)
+    ready = HTTP.get(split.url.removesuffix("/graphql") + "/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
     assert ready.json()["replica"] is True, ready.text
 
@@ -199,7 +198,7 @@ def test_metrics_show_the_pools_of_the_primary_and_the_replica(replica: Replica,
     replica) of the one process, each pool sized as configured and using no more than it may."""
     assert split.process is not None
     pid = str(split.process.pid)
-    metrics = httpx.get(split.url.removesuffix("/graphql") + "/metrics", timeout=10)
+    metrics = HTTP.get(split.url.removesuffix("/graphql") + "/metrics", timeout=10)
     assert metrics.status_code == 200
     gauges = _pool_gauges(metrics.text)
     assert {(m, d) for m, d, _ in gauges} == {
@@ -285,4 +284,4 @@ def test_no_full_nik_is_shown_when_its_audit_cannot_be_written(
         refused = operator.result(NIKS)
         assert refused.data is None, refused
         assert refused.errors, refused
-        assert httpx.get(broken.url.removesuffix("/graphql") + "/readyz", timeout=10).status_code == 503
+        assert HTTP.get(broken.url.removesuffix("/graphql") + "/readyz", timeout=10).status_code == 503

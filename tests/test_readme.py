@@ -32,7 +32,7 @@ def test_the_readme_shows_operations_and_commands() -> None:
 
 @pytest.fixture(scope="module")
 def served(server: Server):  # type: ignore[no-untyped-def]
-    return build_client_schema(server.api("auditor").client.execute(gql(get_introspection_query())))
+    return build_client_schema(server.api("auditor").session.execute(gql(get_introspection_query())))
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[op[:60] for op in OPERATIONS])

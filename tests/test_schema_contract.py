@@ -14,7 +14,7 @@ CONTRACT = Path(__file__).parent / "contract.graphql"
 
 def test_served_schema_has_no_breaking_change_against_the_contract(server: Server) -> None:
     api = server.api("auditor")
-    introspection = api.client.execute(gql(get_introspection_query()))
+    introspection = api.session.execute(gql(get_introspection_query()))
     served = build_client_schema(introspection)
     contract = build_schema(CONTRACT.read_text())
     breaking = find_breaking_changes(contract, served)

@@ -29,7 +29,7 @@ from api.auth import issue_dev_token
 from api.metrics import metrics_endpoint
 from api.settings import Settings
 from db.session import create_engine
-from tests.conftest import CITY, Server, production_server
+from tests.conftest import CITY, HTTP, Server, production_server
 from tests.test_jwks import KeyServer
 
 HOUR = 3600
@@ -144,7 +144,7 @@ def test_development_accepts_dev_tokens_beyond_the_cap(server: Server) -> None:
     long_lived = issue_dev_token(server.settings, role="auditor", scope=CITY, subject="long-dev@test", ttl=13 * HOUR)
     default = server.token("auditor")
     for token in (long_lived, default):
-        response = httpx.post(server.url, json=VIEWER, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        response = HTTP.post(server.url, json=VIEWER, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         assert response.status_code == 200, response.text
 
 
@@ -202,7 +202,7 @@ def test_production_metrics_do_not_take_a_graphql_token(production: Production) 
 def test_development_metrics_stay_open(server: Server) -> None:
     url = server.url.removesuffix("/graphql") + "/metrics"
     for headers in ({}, {"Authorization": "Bearer anything"}):
-        response = httpx.get(url, headers=headers, timeout=30)
+        response = HTTP.get(url, headers=headers, timeout=30)
         assert response.status_code == 200, response.text
         assert "rentan_requests_total" in response.text
 

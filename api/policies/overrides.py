@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.policies.authorizer import Override
+from api.policies.authorizer import Authorizer, Override
 from db.models import PolicyOverride
 
 CHANNEL = "rentan_policy"
@@ -24,3 +24,11 @@ async def load_active(conn: AsyncConnection) -> list[Override]:
     """The active overrides, read on a plain connection (the watcher's: Core, so no request scope applies)."""
     table = PolicyOverride.__table__
     return [override_of(r) for r in (await conn.execute(select(table).where(table.c.lifted_at.is_(None)))).all()]
+
+
+async def apply_active(engine: AsyncEngine, authorizer: Authorizer) -> bool:
+    """Make ``authorizer`` decide from the database's active overrides; True when they changed. The watcher's
+    refresh, and the writing process's own right after its change commits (its next request sees the change)."""
+    async with engine.connect() as conn:
+        overrides = await load_active(conn)
+    return authorizer.apply(overrides)

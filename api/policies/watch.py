@@ -11,6 +11,9 @@
 - SQLite (one machine, but ``rentan serve --workers N`` still runs several processes): no channel, so each process
   re-reads the active overrides every ``poll_interval`` (0.5 s): one indexed query on a small table.
 
+The process that made a change does not wait for either: it re-reads as soon as the change commits
+(api/services/policy_admin.py), so the administrator's next request, on that process, already sees it.
+
 Re-reading means: load the active rows, and when they differ from what the authorizer applies, rebuild it
 (which also clears its memo). The first read happens at start-up, before the process serves. Should it fail
 (the database unreachable), the files alone apply until a later read succeeds; such a process answers /readyz
@@ -28,7 +31,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.policies.authorizer import Authorizer
-from api.policies.overrides import CHANNEL, load_active
+from api.policies.overrides import CHANNEL, apply_active
 
 log = logging.getLogger("rentan.policy")
 
@@ -63,11 +66,9 @@ class PolicyWatcher:
 
     async def refresh(self) -> bool:
         """Apply the database's active overrides; True when they changed."""
-        async with self.engine.connect() as conn:
-            overrides = await load_active(conn)
-        changed = self.authorizer.apply(overrides)
+        changed = await apply_active(self.engine, self.authorizer)
         if changed:
-            log.info("policy overrides applied", extra={"overrides": len(overrides)})
+            log.info("policy overrides applied", extra={"overrides": len(self.authorizer.overrides)})
         return changed
 
     async def start(self) -> None:

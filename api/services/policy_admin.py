@@ -26,6 +26,7 @@ Rules, so that an override always means one thing:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from sqlalchemy import select, text
 
@@ -34,7 +35,7 @@ from api.errors import Problem, Refused
 from api.ids import to_global_id
 from api.messages import Message, msg
 from api.policies.authorizer import GRANT, REVOKE, SUSPEND, Authorizer
-from api.policies.overrides import CHANNEL, override_of
+from api.policies.overrides import CHANNEL, apply_active, override_of
 from api.policies.permissions import POLICY_ADMINISTER, SEPARATED, Permission
 from api.rules import validation
 from db.base import utcnow
@@ -70,9 +71,12 @@ async def _effective(ctx: Context, region: str) -> tuple[list[PolicyOverride], A
 
 async def _signal(ctx: Context) -> None:
     """Tell every process to reload: delivered by PostgreSQL on commit, dropped with a rollback. SQLite has no
-    channel; its processes poll the table instead (api/policies/watch.py)."""
+    channel; its processes poll the table instead (api/policies/watch.py). The process that made the change
+    applies it as soon as it commits, so the administrator's next request already sees it."""
     if ctx.db.dialect == "postgresql":
         await ctx.db.execute(text(f"NOTIFY {CHANNEL}"))
+    if not any(getattr(hook, "func", None) is apply_active for hook in ctx.session.after_commit):
+        ctx.session.after_commit.append(partial(apply_active, ctx.session.primary, ctx.authorizer))
 
 
 async def _lift(ctx: Context, rows: Sequence[PolicyOverride], reason: str) -> None:
