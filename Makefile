@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)  ## migrate, seed when empty, print a token per role, serve with GraphiQL
+run: $(STAMP)  ## migrate, seed when empty, end coverage past its end, print a token per role, serve with GraphiQL
 	$(BIN)/rentan db upgrade
 	$(BIN)/rentan seed --if-empty
+	$(BIN)/rentan end-coverage  # the monthly job, for today: the seed's 2025 coverage has ended since
 	@echo "GraphiQL: http://$(HOST):$(PORT)/graphql  (paste one of these into its Headers tab)"
 	@$(BIN)/rentan dev-tokens
 	$(BIN)/rentan serve --host $(HOST) --port $(PORT)

@@ -116,16 +116,8 @@ def seed(
     asyncio.run(main())
 
 
-@app.command()
-def lapse(
-    as_of: Annotated[str, typer.Option("--as-of", help="The day to judge bills overdue on, YYYY-MM-DD.")],
-    scope: Annotated[str, typer.Option(help="Region code the run covers (BPJSTK's province by default).")] = "35",
-) -> None:
-    """Mark LAPSED the active members of sources with 3 or more bills unpaid past due (as lapseOverdueMembers)."""
-
-    from api.auth import Principal
-    from api.commands import run_command
-    from api.services.billing import lapse as run_lapse
+def _job_day(as_of: str, scope: str) -> date:
+    """A monthly job's --as-of day, its --scope checked to be a region code."""
     from db.scoping import region_level
 
     try:
@@ -137,6 +129,20 @@ def lapse(
             f"{scope!r} is not a region code; give one of 2, 4, 6 or 10 digits: 35, 3575, 357504 or 3575041010",
             param_hint="--scope",
         )
+    return day
+
+
+@app.command()
+def lapse(
+    as_of: Annotated[str, typer.Option("--as-of", help="The day to judge bills overdue on, YYYY-MM-DD.")],
+    scope: Annotated[str, typer.Option(help="Region code the run covers (BPJSTK's province by default).")] = "35",
+) -> None:
+    """Mark LAPSED the active members of sources with 3 or more bills unpaid past due (as lapseOverdueMembers)."""
+
+    from api.auth import Principal
+    from api.commands import run_command
+    from api.services.billing import lapse as run_lapse
+    day = _job_day(as_of, scope)
 
     # The batch job acts as BPJSTK (whose act a lapse is) under a system subject, as a request would: the same
     # permission (what api/schema/access.py gives lapseOverdueMembers, under the policy in force), the same
@@ -146,6 +152,30 @@ def lapse(
     principal = Principal(subject="rentan-cli", role="bpjstk-verifier", agency="BPJSTK", scope=(scope,))
     lapsed = run_command("lapse", principal, "lapseOverdueMembers", lambda ctx: run_lapse(ctx, day))
     typer.echo(f"lapsed {len(lapsed)} members as of {day}", err=True)
+
+
+@app.command("end-coverage")
+def end_coverage(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The day coverage is judged on, YYYY-MM-DD (at most today; default today)."),
+    ] = None,
+    scope: Annotated[str, typer.Option(help="Region code the run covers (BPJSTK's province by default).")] = "35",
+) -> None:
+    """Mark ENDED the active and lapsed members whose coverage's last day is before --as-of (as endCoverage): the
+    monthly job beside `rentan lapse`, e.g. on 1 January for the year that ended. `make run` runs it for today."""
+
+    from api import clock
+    from api.auth import Principal
+    from api.commands import run_command
+    from api.services.billing import end_coverage as run_end
+    from api.settings import get_settings
+
+    day = _job_day(as_of or clock.today(get_settings().clock_file).isoformat(), scope)
+    # As `rentan lapse`: BPJSTK's act under a system subject, endCoverage's permission, scoping and audit.
+    principal = Principal(subject="rentan-cli", role="bpjstk-verifier", agency="BPJSTK", scope=(scope,))
+    ended = run_command("end-coverage", principal, "endCoverage", lambda ctx: run_end(ctx, day))
+    typer.echo(f"ended the coverage of {len(ended)} members as of {day}", err=True)
 
 
 @app.command()

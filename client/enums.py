@@ -45,3 +45,4 @@ class EnrollmentStatus(enum.StrEnum):
     REJECTED = "REJECTED"
     LAPSED = "LAPSED"
     TERMINATED = "TERMINATED"
+    ENDED = "ENDED"

@@ -30,7 +30,7 @@ from gql import Client, GraphQLRequest
 from gql.client import SyncClientSession
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -310,6 +310,45 @@ def extra_server(server: Server, workdir: Path, **overrides: str | None) -> Abst
         **overrides,
     }
     return serve(workdir, server.database_url, server.settings.dev_key_file, **settings)
+
+
+async def admin_statement(url: str, statement: str) -> None:
+    """A statement outside any transaction on ``url``'s server (CREATE/DROP DATABASE)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")  # CREATE/DROP DATABASE: no transaction
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def own_server(server: Server, workdir: Path) -> Iterator[Server]:
+    """A server process on a database of its own, migrated (the region reference data, no seed), configured as
+    the suite's: for a story whose changes would reach every other test's rows on the suite's database (the
+    end-of-coverage job ends every coverage whose last day is past). On PostgreSQL a database created beside the
+    suite's, dropped afterwards."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    suite = server.database_url
+    name = None
+    if suite.startswith("postgresql"):
+        name = f"rentan_own_{secrets.token_hex(4)}"
+        asyncio.run(admin_statement(suite, f'CREATE DATABASE "{name}"'))
+        url = make_url(suite).set(database=name).render_as_string(hide_password=False)
+    else:
+        url = f"sqlite+aiosqlite:///{workdir / 'own.sqlite3'}"
+    try:
+        upgrade(url)
+        settings: dict[str, str | None] = {
+            "RENTAN_RATE_LIMIT_PER_MINUTE": "0",
+            "RENTAN_NIK_LOOKUP_MISSES_PER_HOUR": "0",
+        }
+        with serve(workdir, url, server.settings.dev_key_file, **settings) as running:
+            yield running
+    finally:
+        if name is not None:
+            asyncio.run(admin_statement(suite, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def production_server(

@@ -39,6 +39,7 @@ PROPOSAL_START = _next_month_start(TODAY)
 YEAR = PROPOSAL_START.year
 AS_OF = TODAY if TODAY.year == YEAR else date(YEAR, 10, 1)
 MEMBER_START = date(YEAR, 6, 1)
+VERIFY_DAY = date(YEAR, 5, 20)
 BILLED_MONTHS = (6, 7, 8)
 VERIFIER = ("bpjstk-verifier-35@test", "BPJSTK")
 ADMIN = ("pemkot-admin-3575@test", "PEMKOT")
@@ -125,28 +126,29 @@ def enroll_members(server: Server, operator: Api, verifier: Api, code: str, n: i
         proposed = propose(operator, worker["id"], code)
         assert proposed["errors"] == [], proposed
         ids.append(proposed["enrollment"]["id"])
-    outcomes = payload(
-        verifier,
-        VERIFY,
-        "verifyEnrollments",
-        input=[
-            {
-                "enrollmentId": eid,
-                "approved": True,
-                "membershipNumber": fresh_kpj(server),
-                "coverageStart": MEMBER_START.isoformat(),
-            }
-            for eid in ids
-        ],
-    )["outcomes"]
+    batch = [
+        {
+            "enrollmentId": eid,
+            "approved": True,
+            "membershipNumber": fresh_kpj(server),
+            "coverageStart": str(MEMBER_START),
+        }
+        for eid in ids
+    ]
+    with server.calendar() as set_day:
+        set_day(VERIFY_DAY)  # coverage is never backdated: BPJSTK verifies in May for June
+        outcomes = payload(verifier, VERIFY, "verifyEnrollments", input=batch)["outcomes"]
     assert all(o["errors"] == [] and o["enrollment"]["status"] == "ACTIVE" for o in outcomes), outcomes
     return ids
 
 
-def issue(verifier: Api, code: str, month: int) -> dict[str, Any]:
-    result = payload(
-        verifier, ISSUE, "issueContributionBill", input={"fundingSourceCode": code, "period": f"{YEAR}-{month:02d}"}
-    )
+def issue(server: Server, verifier: Api, code: str, month: int) -> dict[str, Any]:
+    """BPJSTK bills a month of ``YEAR`` on ``AS_OF`` (every billed month has begun by then)."""
+    with server.calendar() as set_day:
+        set_day(AS_OF)
+        result = payload(
+            verifier, ISSUE, "issueContributionBill", input={"fundingSourceCode": code, "period": f"{YEAR}-{month:02d}"}
+        )
     assert result["errors"] == [], result
     bill: dict[str, Any] = result["bill"]
     assert date.fromisoformat(bill["dueDate"]) < AS_OF
@@ -240,7 +242,7 @@ def arrears(server: Server, admin: Api, operator: Api, verifier: Api) -> Arrears
     """Two members from June; June and July billed and left unpaid."""
     code = allocate(admin, "TEST-LAPSE", 100_000_000)
     found = Arrears(code=code, members=enroll_members(server, operator, verifier, code, 2))
-    found.bills = [issue(verifier, code, m) for m in BILLED_MONTHS[:2]]
+    found.bills = [issue(server, verifier, code, m) for m in BILLED_MONTHS[:2]]
     return found
 
 
@@ -256,7 +258,7 @@ def test_two_unpaid_bills_put_members_at_risk(arrears: Arrears, admin: Api, veri
 @pytest.fixture(scope="module")
 def lapsed(arrears: Arrears, server: Server, verifier: Api) -> Arrears:
     """The third month billed and unpaid; BPJSTK runs the lapse."""
-    arrears.bills.append(issue(verifier, arrears.code, BILLED_MONTHS[2]))
+    arrears.bills.append(issue(server, verifier, arrears.code, BILLED_MONTHS[2]))
     arrears.lapsed = payload(verifier, LAPSE, "lapseOverdueMembers", asOf=AS_OF.isoformat())
     return arrears
 
@@ -321,7 +323,7 @@ def test_cli_lapse(server: Server, admin: Api, operator: Api, verifier: Api) -> 
     code = allocate(admin, "TEST-LAPSE-CLI", 100_000_000)
     members = enroll_members(server, operator, verifier, code, 1)
     for month in BILLED_MONTHS:
-        issue(verifier, code, month)
+        issue(server, verifier, code, month)
     env = {**os.environ, "RENTAN_DATABASE_URL": server.database_url}
     runs = [
         subprocess.run(

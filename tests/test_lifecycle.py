@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -44,6 +46,11 @@ TERMINATED_ON = date(YEAR, 8, 31)
 # A month whose 15th is a Sunday: one always exists from May to December (the 15ths fall on all seven weekdays).
 BILL_MONTH = next(m for m in (6, 5, 7, 8, 9, 10, 11, 12) if date(YEAR, m, 15).weekday() == 6)
 SECOND_BILL_MONTH = BILL_MONTH + 1 if BILL_MONTH < 12 else BILL_MONTH - 1
+
+# The programme's dates the module's events happen on (the server's clock, set around each call): BPJSTK verifies in
+# April (coverage from 1 May: never backdated), and bills once every month of the year has begun.
+VERIFY_DAY = date(YEAR, 4, 20)
+BILLING_DAY = date(YEAR, 12, 2)
 
 OPERATOR = ("kelurahan-operator-3575041010@test", "KELURAHAN")
 ADMIN = ("pemkot-admin-3575@test", "PEMKOT")
@@ -128,6 +135,14 @@ def fresh_kpj(server: Server) -> str:
         kpj = str(rng.randrange(10**10, 10**11))
         if not server.sql("SELECT 1 FROM enrollments WHERE membership_number = :k", k=kpj):
             return kpj
+
+
+@contextmanager
+def on_day(server: Server, day: date) -> Iterator[None]:
+    """The server's programme date is ``day`` within the block (the suite's moment again afterwards)."""
+    with server.calendar() as set_day:
+        set_day(day)
+        yield
 
 
 def members_in(month: int) -> int:
@@ -225,7 +240,8 @@ def first_batch(
 ) -> list[dict[str, Any]]:
     """BPJSTK verifies #1 (approve), #2 (reject) and #3 (approve with a malformed KPJ) in one request."""
     life.kpj["one"] = fresh_kpj(server)
-    result = verifier.result(VERIFY, input=first_batch_input(life))
+    with on_day(server, VERIFY_DAY):
+        result = verifier.result(VERIFY, input=first_batch_input(life))
     assert not result.errors, f"verifyEnrollments failed as a whole instead of per item: {result.errors}"
     assert result.data is not None
     outcomes: list[dict[str, Any]] = result.data["verifyEnrollments"]["outcomes"]
@@ -239,20 +255,21 @@ def first_batch(
 def third_approved(life: Life, first_batch: list[dict[str, Any]], server: Server, verifier: Api) -> dict[str, Any]:
     """BPJSTK corrects the KPJ of #3 and approves it on its own."""
     life.kpj["three"] = fresh_kpj(server)
-    [outcome] = payload(
-        verifier,
-        VERIFY,
-        "verifyEnrollments",
-        input=[
-            {
-                "enrollmentId": life.enrollments["three"]["id"],
-                "approved": True,
-                "membershipNumber": life.kpj["three"],
-                "coverageStart": MEMBER_START.isoformat(),
-                "checks": ALL_CHECKS,
-            }
-        ],
-    )["outcomes"]
+    with on_day(server, VERIFY_DAY):
+        [outcome] = payload(
+            verifier,
+            VERIFY,
+            "verifyEnrollments",
+            input=[
+                {
+                    "enrollmentId": life.enrollments["three"]["id"],
+                    "approved": True,
+                    "membershipNumber": life.kpj["three"],
+                    "coverageStart": MEMBER_START.isoformat(),
+                    "checks": ALL_CHECKS,
+                }
+            ],
+        )["outcomes"]
     assert outcome["errors"] == []
     life.owe("enrollment:verify", outcome["enrollment"]["id"], VERIFIER)
     enrollment: dict[str, Any] = outcome["enrollment"]
@@ -280,12 +297,15 @@ def terminated(life: Life, first_batch: list[dict[str, Any]], verifier: Api) -> 
 
 @pytest.fixture(scope="module")
 def bills(
-    life: Life, terminated: dict[str, Any], third_approved: dict[str, Any], verifier: Api
+    life: Life, terminated: dict[str, Any], third_approved: dict[str, Any], server: Server, verifier: Api
 ) -> dict[str, dict[str, Any]]:
-    """BPJSTK bills two months of the source (``BILL_MONTH`` and ``SECOND_BILL_MONTH``)."""
+    """BPJSTK bills two months of the source (``BILL_MONTH`` and ``SECOND_BILL_MONTH``), once both have begun."""
     for month in (BILL_MONTH, SECOND_BILL_MONTH):
         period = f"{YEAR}-{month:02d}"
-        result = payload(verifier, ISSUE, "issueContributionBill", input={"fundingSourceCode": CODE, "period": period})
+        with on_day(server, BILLING_DAY):
+            result = payload(
+                verifier, ISSUE, "issueContributionBill", input={"fundingSourceCode": CODE, "period": period}
+            )
         assert result["errors"] == []
         life.bills[period] = result["bill"]
         life.owe("bill:issue", result["bill"]["id"], VERIFIER)
@@ -481,7 +501,8 @@ def test_resubmitting_the_batch_changes_nothing(
     """The same batch sent again writes nothing at all (no checks, no status change, no audit event): #1 and #2
     come back as they are, without errors; #3 still fails."""
     before = server.snapshot()
-    outcomes = payload(verifier, VERIFY, "verifyEnrollments", input=first_batch_input(life))["outcomes"]
+    with on_day(server, VERIFY_DAY):
+        outcomes = payload(verifier, VERIFY, "verifyEnrollments", input=first_batch_input(life))["outcomes"]
     assert server.snapshot() == before
     one, two, three = outcomes
     assert one["errors"] == []
@@ -498,20 +519,21 @@ def test_a_kpj_held_by_another_enrollment_is_refused(
 ) -> None:
     """Approving #4 with #1's KPJ: DUPLICATE_MEMBERSHIP_NUMBER on membershipNumber; #4 stays PROPOSED."""
     before = server.snapshot()
-    [outcome] = payload(
-        verifier,
-        VERIFY,
-        "verifyEnrollments",
-        input=[
-            {
-                "enrollmentId": life.enrollments["four"]["id"],
-                "approved": True,
-                "membershipNumber": life.kpj["one"],
-                "coverageStart": MEMBER_START.isoformat(),
-                "checks": ALL_CHECKS,
-            }
-        ],
-    )["outcomes"]
+    with on_day(server, VERIFY_DAY):
+        [outcome] = payload(
+            verifier,
+            VERIFY,
+            "verifyEnrollments",
+            input=[
+                {
+                    "enrollmentId": life.enrollments["four"]["id"],
+                    "approved": True,
+                    "membershipNumber": life.kpj["one"],
+                    "coverageStart": MEMBER_START.isoformat(),
+                    "checks": ALL_CHECKS,
+                }
+            ],
+        )["outcomes"]
     assert outcome["enrollment"] is None
     assert problems(outcome) == [("DUPLICATE_MEMBERSHIP_NUMBER", "membershipNumber")]
     assert server.snapshot() == before

@@ -12,6 +12,7 @@ import ast
 import re
 import secrets
 import string
+from datetime import date
 from typing import Any
 
 import pytest
@@ -141,9 +142,22 @@ def test_every_problem_is_given_a_message_to_translate() -> None:
 def test_english_is_the_message_of_before_and_indonesian_its_translation() -> None:
     """The message is its English text (logs, the CLI, tests read it so); numbers and dates are Babel's in
     Indonesian (locale id_ID) and as before in English."""
-    message = msg("fundingSourceCode: the source's coverage period has ended.")
-    assert message == "fundingSourceCode: the source's coverage period has ended."
-    assert message.render(INDONESIAN) == "fundingSourceCode: masa perlindungan sumber dana ini sudah berakhir."
+    message = msg(
+        "fundingSourceCode: coverage proposed on {today} would start on {start}, after {code}'s coverage ends "
+        "({end}); propose against the next year's source.",
+        today=date(2026, 12, 1),
+        start=date(2027, 1, 1),
+        code="DBHCHT-2026",
+        end=date(2026, 12, 31),
+    )
+    assert message == (
+        "fundingSourceCode: coverage proposed on 2026-12-01 would start on 2027-01-01, after DBHCHT-2026's "
+        "coverage ends (2026-12-31); propose against the next year's source."
+    )
+    assert message.render(INDONESIAN) == (
+        "fundingSourceCode: usulan tanggal 1 Desember 2026 akan mulai dilindungi 1 Januari 2027, sesudah masa "
+        "perlindungan DBHCHT-2026 berakhir (31 Desember 2026); usulkan dengan sumber dana tahun berikutnya."
+    )
     billed = msg("allocated: cannot go below the Rp{billed} already billed.", billed=2_000_000_000)
     assert billed == "allocated: cannot go below the Rp2000000000 already billed."
     assert billed.render(INDONESIAN) == "allocated: tidak boleh kurang dari Rp2.000.000.000 yang sudah ditagihkan."

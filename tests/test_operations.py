@@ -28,7 +28,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from api.auth import issue_dev_token
@@ -36,7 +35,7 @@ from api.seed import seed
 from api.settings import Settings
 from db.migrate import head_revision
 from db.session import create_engine
-from tests.conftest import HTTP, ROOT, Api, register_worker, serve
+from tests.conftest import HTTP, ROOT, Api, admin_statement, register_worker, serve
 
 SUITE_URL = os.environ.get("RENTAN_TEST_DATABASE_URL", "")
 pytestmark = pytest.mark.skipif(
@@ -50,16 +49,6 @@ BIN = Path(sys.executable).parent  # the virtualenv's scripts: `rentan` as the i
 # --- databases on the suite's server ------------------------------------------------------------------------------
 
 
-async def _admin(statement: str) -> None:
-    engine = create_engine(SUITE_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")  # CREATE/DROP DATABASE: no transaction
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 def new_database() -> Iterator[Any]:
     """A factory of empty databases on the suite's server: returns each one's URL; all are dropped afterwards."""
@@ -67,13 +56,13 @@ def new_database() -> Iterator[Any]:
 
     def make(purpose: str) -> str:
         name = f"rentan_ops_{purpose}_{secrets.token_hex(4)}"
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(admin_statement(SUITE_URL, f'CREATE DATABASE "{name}"'))
         created.append(name)
         return make_url(SUITE_URL).set(database=name).render_as_string(hide_password=False)
 
     yield make
     for name in created:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_statement(SUITE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def rentan(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:

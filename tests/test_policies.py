@@ -266,6 +266,22 @@ MUTATIONS = [
         _outcome_errors,
     ),
     MutationCase(
+        "renewEnrollments",
+        "enrollment:propose",
+        "mutation($input: RenewEnrollmentsInput!) {"
+        " renewEnrollments(input: $input) { outcomes { errors { code } } errors { code } } }",
+        # refused: a renewal moves members to another source than the one they are in
+        lambda ids: {
+            "input": {
+                "fromFundingSourceCode": SOURCE_CODE,
+                "toFundingSourceCode": SOURCE_CODE,
+                "enrollmentIds": [ids.enrollment],
+            }
+        },
+        lambda data: [e["code"] for e in data["renewEnrollments"]["errors"]]
+        + [e["code"] for o in data["renewEnrollments"]["outcomes"] for e in o["errors"]],
+    ),
+    MutationCase(
         "terminateEnrollment",
         "enrollment:terminate",
         "mutation($input: TerminateEnrollmentInput!) {"

@@ -41,11 +41,22 @@ def overdue_on(as_of: date) -> ColumnElement[bool]:
 
 
 def covered_in(start: date, end: date) -> tuple[ColumnElement[bool], ...]:
-    """THE rule of who a month's bill counts: members active now, or terminated during or after the month,
-    whose coverage overlaps it. Lapsed members are not billed while lapsed. Realisation projects with it too."""
+    """THE rule of who a month's bill counts: members active now, terminated during or after the month, or whose
+    coverage has since ended, whose coverage overlaps it. Lapsed members are not billed while lapsed. Realisation
+    projects with it too."""
     return (
-        Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.TERMINATED]),
+        Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.TERMINATED, EnrollmentStatus.ENDED]),
         Enrollment.coverage_start <= end,
         Enrollment.coverage_end >= start,
         or_(Enrollment.terminated_on.is_(None), Enrollment.terminated_on >= start),
+    )
+
+
+def ended_by(as_of: date) -> tuple[ColumnElement[bool], ...]:
+    """:func:`api.rules.lifecycle.coverage_has_ended` as SQL, for the members still counted as covered (ACTIVE or
+    LAPSED) whose coverage's last day is behind ``as_of``."""
+    return (
+        Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.LAPSED]),
+        Enrollment.coverage_end.is_not(None),
+        Enrollment.coverage_end < as_of,
     )

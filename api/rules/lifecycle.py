@@ -1,7 +1,9 @@
 """The enrollment lifecycle's rules: which status may follow which, what the city funds, a worker's age.
 
 Transitions (one table, checked in one place):
-PROPOSED -> ACTIVE | REJECTED; ACTIVE -> LAPSED | TERMINATED; LAPSED -> ACTIVE | TERMINATED.
+PROPOSED -> ACTIVE | REJECTED; ACTIVE -> LAPSED | TERMINATED | ENDED; LAPSED -> ACTIVE | TERMINATED | ENDED.
+ENDED: the coverage reached its end (the day after ``coverage_end`` has come) without a termination; a renewal
+(another enrollment whose ``renews_id`` names it) continues the member's coverage from the next day.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from db.models import EnrollmentStatus
 S = EnrollmentStatus
 TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
     S.PROPOSED: frozenset({S.ACTIVE, S.REJECTED}),
-    S.ACTIVE: frozenset({S.LAPSED, S.TERMINATED}),
-    S.LAPSED: frozenset({S.ACTIVE, S.TERMINATED}),
+    S.ACTIVE: frozenset({S.LAPSED, S.TERMINATED, S.ENDED}),
+    S.LAPSED: frozenset({S.ACTIVE, S.TERMINATED, S.ENDED}),
     S.REJECTED: frozenset(),
     S.TERMINATED: frozenset(),
+    S.ENDED: frozenset(),
 }
+# What a renewal may continue: coverage that is running, or has just ended (renewEnrollments).
+RENEWABLE = frozenset({S.ACTIVE, S.LAPSED, S.ENDED})
 # Programmes a city scheme pays for (JHT, old-age savings, is the worker's own).
 FUNDED_PROGRAMMES = frozenset({"JKK", "JKM"})
 
@@ -42,3 +47,34 @@ def check_transition(current: EnrollmentStatus, target: EnrollmentStatus, field:
 
 def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def coverage_has_ended(coverage_end: date | None, today: date) -> bool:
+    """THE rule of coverage that ends: its last day is behind ``today`` (the end-of-coverage job moves such an
+    ACTIVE or LAPSED enrollment to ENDED; :func:`api.rules.billing.ended_by` is its SQL)."""
+    return coverage_end is not None and coverage_end < today
+
+
+def check_coverage_start(start: date, today: date, field: str) -> None:
+    """THE date rule of every lifecycle event that starts coverage (a verification, a renewal): on the first of
+    a month, and never before the first of the current month (no backdated coverage, and no bill that is
+    overdue the moment it is issued)."""
+    if start.day != 1:
+        raise Refused(
+            Problem("INVALID_DATE", msg("{field}: coverage starts on the first of a month.", field=field), field)
+        )
+    first = today.replace(day=1)
+    if start < first:
+        raise Refused(
+            Problem(
+                "INVALID_DATE",
+                msg(
+                    "{field}: coverage would start on {start}, before the first of this month ({first}); "
+                    "coverage is never backdated.",
+                    field=field,
+                    start=start,
+                    first=first,
+                ),
+                field,
+            )
+        )

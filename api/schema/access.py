@@ -124,6 +124,9 @@ TYPES: dict[str, Rule] = {
     "VerificationOutcome": PART_OF_PARENT,
     "VerifyEnrollmentsPayload": PART_OF_PARENT,
     "LapsePayload": PART_OF_PARENT,
+    "EndCoveragePayload": PART_OF_PARENT,
+    "RenewalOutcome": PART_OF_PARENT,
+    "RenewEnrollmentsPayload": PART_OF_PARENT,
     "FundingSourcePayload": PART_OF_PARENT,
     "ContributionBillPayload": PART_OF_PARENT,
     "PolicyChangePayload": PART_OF_PARENT,
@@ -154,6 +157,11 @@ FIELDS: dict[str, Rule] = {
     # enrollment:terminate would let Pemkot lapse too, so it asks for BPJSTK's enrollment:verify.
     "Mutation.verifyEnrollments": needs(ENROLLMENT_VERIFY),
     "Mutation.lapseOverdueMembers": needs(ENROLLMENT_VERIFY),
+    # Ending coverage whose last day is past is BPJSTK's act too ("activates and ends coverage"), as lapse.
+    "Mutation.endCoverage": needs(ENROLLMENT_VERIFY),
+    # A renewal is a proposal on the next year's source: who may propose may renew (Pemkot, in practice: the
+    # sources' codes and the whole membership are the city's), and BPJSTK verifies it as any proposal.
+    "Mutation.renewEnrollments": needs(ENROLLMENT_PROPOSE),
     "Mutation.terminateEnrollment": needs(ENROLLMENT_TERMINATE),
     "Mutation.recordFundingAllocation": needs(FUNDING_ALLOCATE),
     "Mutation.issueContributionBill": needs(BILL_ISSUE),

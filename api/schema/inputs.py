@@ -79,6 +79,16 @@ class ProposeEnrollmentInput:
 
 
 @strawberry.input
+class RenewEnrollmentsInput:
+    from_funding_source_code: str
+    to_funding_source_code: str
+    enrollment_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Omitted: every member whose coverage runs to the old source's end."
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.input
 class VerificationCheckInput:
     kind: VerificationCheckKind
     passed: bool

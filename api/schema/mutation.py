@@ -11,6 +11,7 @@ import strawberry
 from api.errors import Problem
 from api.ids import require_id
 from api.messages import msg
+from api.rules import validation
 from api.schema import types as t
 from api.schema.inputs import (
     BillPaymentInput,
@@ -19,25 +20,29 @@ from api.schema.inputs import (
     MoveWorkerInput,
     ProposeEnrollmentInput,
     RegisterWorkerInput,
+    RenewEnrollmentsInput,
     TerminateEnrollmentInput,
     UpdateWorkerInput,
     VerificationResultInput,
 )
 from api.schema.payloads import (
     ContributionBillPayload,
+    EndCoveragePayload,
     EnrollmentPayload,
     FundingSourcePayload,
     LapsePayload,
     MoveWorkerPayload,
     RegisterWorkersPayload,
+    RenewalOutcome,
+    RenewEnrollmentsPayload,
     UserError,
     VerificationOutcome,
     VerifyEnrollmentsPayload,
     WorkerPayload,
 )
 from api.schema.policy import PolicyMutation
-from api.schema.units import MAX_BATCH, batch_too_large, errors, mutate, of
-from api.services import billing, enrollments, funding, workers
+from api.schema.units import MAX_BATCH, batch_too_large, errors, mutate, of, unit
+from api.services import billing, enrollments, funding, renewals, workers
 from db.models import RejectionReason, TerminationReason, VerificationCheckKind
 from db.scoping import covers
 
@@ -258,6 +263,66 @@ class Mutation(PolicyMutation):
             )
 
         return await mutate(info, lambda: billing.lapse(info.context, as_of), payload)
+
+    @strawberry.mutation(
+        description="BPJSTK marks ENDED the ACTIVE and LAPSED members whose coverage's last day is before asOf "
+        "(at most today): the monthly job, beside lapseOverdueMembers. Their renewals carry on. Running it again "
+        "changes nothing. Requires enrollment:verify (BPJSTK's own act)."
+    )
+    async def end_coverage(self, info: Info, as_of: date) -> EndCoveragePayload:
+        def payload(rows: Any, problems: list[UserError]) -> EndCoveragePayload:
+            ended = rows or []
+            return EndCoveragePayload(
+                ended_count=len(ended), enrollments=[t.Enrollment.of(r) for r in ended], errors=problems
+            )
+
+        return await mutate(info, lambda: billing.end_coverage(info.context, as_of), payload)
+
+    @strawberry.mutation(
+        description="Pemkot carries members of one funding source over to the next year's: each enrollment named "
+        "(or every member whose coverage runs to the old source's end, when none is named) gets a PROPOSED "
+        "enrollment on the new source, whose coverage continues the day after the old one ends, under the new "
+        "source's budget ceiling; BPJSTK then verifies it as any proposal, keeping the KPJ. Each item succeeds or "
+        "fails on its own; a retry acts once (an enrollment is renewed once; asked again, the outcome is the "
+        f"renewal already made). At most {MAX_BATCH} named items per request."
+    )
+    async def renew_enrollments(self, info: Info, input: RenewEnrollmentsInput) -> RenewEnrollmentsPayload:
+        ctx = info.context
+        problems: list[Problem] = []
+        if input.idempotency_key is not None:
+            # Accepted as on every write; a renewal acts once by construction, key or none.
+            problems += validation.text(input.idempotency_key, "idempotencyKey", max_length=200)
+        if problems:
+            return RenewEnrollmentsPayload(outcomes=[], errors=errors(problems))
+        if input.enrollment_ids is not None:
+            refused = batch_too_large(input.enrollment_ids)
+            if refused is not None:
+                return RenewEnrollmentsPayload(
+                    outcomes=[
+                        RenewalOutcome(enrollment_id=i, renewal=None, errors=refused) for i in input.enrollment_ids
+                    ],
+                    errors=[],
+                )
+        renewal, problems = await unit(
+            info, lambda: renewals.begin(ctx, input.from_funding_source_code, input.to_funding_source_code)
+        )
+        if renewal is None:
+            return RenewEnrollmentsPayload(outcomes=[], errors=errors(problems))
+        today = ctx.today
+        # As verifyEnrollments: one unit for the batch (an unexpected error undoes all of it), one per item.
+        async with ctx.db.savepoint():
+            ids = input.enrollment_ids if input.enrollment_ids is not None else await renewals.candidates(ctx, renewal)
+            outcomes = []
+            for gid in [strawberry.ID(i) for i in ids]:
+
+                def work(gid: strawberry.ID = gid) -> Awaitable[Any]:
+                    return renewals.renew(ctx, renewal, gid, today)
+
+                def outcome(row: Any, problems: list[UserError], gid: strawberry.ID = gid) -> Any:
+                    return RenewalOutcome(enrollment_id=gid, renewal=of(row, t.Enrollment.of), errors=problems)
+
+                outcomes.append(await mutate(info, work, outcome))
+        return RenewEnrollmentsPayload(outcomes=outcomes, errors=[])
 
 
 def _enrollment_payload(row: Any, problems: list[UserError]) -> EnrollmentPayload:

@@ -72,6 +72,26 @@ class VerifyEnrollmentsPayload:
 
 
 @strawberry.type
+class RenewalOutcome:
+    enrollment_id: strawberry.ID
+    renewal: Enrollment | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class RenewEnrollmentsPayload:
+    outcomes: list[RenewalOutcome]
+    errors: list[UserError]
+
+
+@strawberry.type(description="The members endCoverage marked ENDED (none when run again).")
+class EndCoveragePayload:
+    ended_count: int
+    enrollments: list[Enrollment]
+    errors: list[UserError]
+
+
+@strawberry.type
 class FundingSourcePayload:
     funding_source: FundingSource | None
     errors: list[UserError]

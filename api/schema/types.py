@@ -190,10 +190,14 @@ class Worker(Node):
     async def moves(self, info: Info) -> list[WorkerMove]:
         return [WorkerMove.of(m) for m in await info.context.loaders.moves_by_worker.load(self.row.id)]
 
-    @strawberry.field(description="The open enrollment (proposed, active or lapsed), else the latest one.")
+    @strawberry.field(
+        description="The open enrollment (proposed, active or lapsed) whose coverage runs today, else the latest "
+        "open one (a renewal waits behind the enrollment it continues until that one ends), else the latest one."
+    )
     def current_enrollment(self, info: Info) -> Enrollment | None:
         loaded = now_or_later(info.context.loaders.enrollments_by_worker, self.row.id)
-        return cast("Enrollment | None", _then(loaded, _current_enrollment))
+        today = info.context.today
+        return cast("Enrollment | None", _then(loaded, lambda rows: _current_enrollment(rows, today)))
 
 
 def _then(value: X | Awaitable[X], wrap: Callable[[X], Y]) -> Any:
@@ -218,9 +222,11 @@ def _enrollments(rows: list[models.Enrollment]) -> list[Enrollment]:
     return [Enrollment.of(e) for e in rows]
 
 
-def _current_enrollment(rows: list[models.Enrollment]) -> Enrollment | None:
+def _current_enrollment(rows: list[models.Enrollment], today: date) -> Enrollment | None:
     open_rows = [e for e in rows if e.status in models.OPEN_STATUSES]
-    chosen = open_rows[-1] if open_rows else (rows[-1] if rows else None)
+    # Renewals carry their coverage start from the proposal on: next year's waits until its first day.
+    running = [e for e in open_rows if e.coverage_start is None or e.coverage_start <= today]
+    chosen = running[-1] if running else open_rows[0] if open_rows else (rows[-1] if rows else None)
     return Enrollment.of(chosen) if chosen is not None else None
 
 
@@ -275,6 +281,13 @@ class Enrollment(Node):
         row = await info.context.loaders.funding_source_by_id.load(self.row.funding_source_id)
         assert row is not None, "a visible enrollment's funding source is always visible"
         return FundingSource.of(row)
+
+    @strawberry.field(description="The enrollment this one continues (renewEnrollments), if any.")
+    async def renews(self, info: Info) -> Enrollment | None:
+        if self.row.renews_id is None:
+            return None
+        row = await info.context.loaders.enrollment_by_id.load(self.row.renews_id)
+        return Enrollment.of(row) if row is not None else None
 
     @strawberry.field(description="BPJSTK's checks, one result each.")
     async def checks(self, info: Info) -> list[VerificationCheck]:

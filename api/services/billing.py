@@ -1,19 +1,19 @@
 """Billing, one service: BPJSTK issues a month's bill, Pemkot records its payment, unpaid bills lapse the source's
-members and paying the arrears reactivates them. The rules (due dates, overdue, who a month counts) are
-api/rules/billing.py's."""
+members, paying the arrears reactivates them, and coverage whose last day is past ends. The rules (due dates,
+overdue, who a month counts) are api/rules/billing.py's."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.context import Context
 from api.errors import Problem, Refused, not_found
 from api.ids import require_id, to_global_id
 from api.messages import Message, msg
-from api.rules.billing import UNPAID_MONTHS_TO_LAPSE, covered_in, due_date, overdue_on
+from api.rules.billing import UNPAID_MONTHS_TO_LAPSE, covered_in, due_date, ended_by, overdue_on
 from api.rules.lifecycle import check_transition
 from api.rules.months import period_bounds
 from api.services.funding import source_by_code
@@ -83,6 +83,19 @@ async def issue_bill(ctx: Context, *, source_code: str, period: str) -> Contribu
     )
     if existing:
         raise Refused(Problem("ALREADY_BILLED", _already_billed(period, source_code), "period"))
+    if start > ctx.today:
+        # A month is billed once it has begun: who it counts is known only then (joiners, terminations, ends).
+        raise Refused(
+            Problem(
+                "PERIOD_NOT_BEGUN",
+                msg(
+                    "period: {period} begins on {start}; a month is billed once it has begun.",
+                    period=period,
+                    start=start,
+                ),
+                "period",
+            )
+        )
     count, amount = (
         await ctx.db.execute(
             select(func.count(Enrollment.id), func.coalesce(func.sum(Enrollment.monthly_contribution), 0)).where(
@@ -159,13 +172,13 @@ async def pay_bill(ctx: Context, *, bill_gid: str, paid_at: datetime, amount: in
 async def _move_members(
     ctx: Context,
     *,
-    sources: Select[int] | list[int],
+    where: tuple[ColumnElement[bool], ...],
     current: EnrollmentStatus,
     target: EnrollmentStatus,
     action: str,
     detail: str,
 ) -> list[Enrollment]:
-    """Move the visible ``current`` members of ``sources`` to ``target``, one audit event each.
+    """Move the visible ``current`` members that match ``where`` to ``target``, one audit event each.
 
     Set-based: one select (ids and kelurahan, for the audit) and one conditional UPDATE per chunk, so that a
     source of thousands does not cost a statement per member, and a member changed meanwhile is left alone.
@@ -175,7 +188,7 @@ async def _move_members(
         await ctx.db.execute(
             select(Enrollment.id, Worker.kelurahan_code)
             .join(Worker, Worker.id == Enrollment.worker_id)
-            .where(Enrollment.status == current, Enrollment.funding_source_id.in_(sources))
+            .where(Enrollment.status == current, *where)
             .order_by(Enrollment.id)
         )
     ).all()
@@ -222,7 +235,7 @@ async def lapse(ctx: Context, as_of: date) -> list[Enrollment]:
     """
     return await _move_members(
         ctx,
-        sources=overdue_sources(as_of),
+        where=(Enrollment.funding_source_id.in_(overdue_sources(as_of)),),
         current=S.ACTIVE,
         target=S.LAPSED,
         action="enrollment:lapse",
@@ -239,9 +252,39 @@ async def reactivate_if_paid_up(ctx: Context, source_id: int, as_of: date) -> li
         return []
     return await _move_members(
         ctx,
-        sources=[source_id],
+        where=(Enrollment.funding_source_id == source_id,),
         current=S.LAPSED,
         target=S.ACTIVE,
         action="enrollment:reactivate",
         detail=f"as_of={as_of};unpaid_months={unpaid}",
     )
+
+
+async def end_coverage(ctx: Context, as_of: date) -> list[Enrollment]:
+    """The members whose coverage's last day is behind ``as_of`` (ACTIVE or LAPSED: api/rules/lifecycle.py,
+    coverage_has_ended) become ENDED, each with an ``enrollment:end`` audit event; their renewals, if any, carry
+    on. ``as_of`` may not be later than today: coverage that has not ended yet is not ended ahead of time. Running
+    it again changes nothing. Members the caller's scope does not show are not touched."""
+    if as_of > ctx.today:
+        raise Refused(
+            Problem(
+                "INVALID_DATE",
+                msg(
+                    "asOf: {as_of} is after today ({today}); coverage is ended once its last day is past.",
+                    as_of=as_of,
+                    today=ctx.today,
+                ),
+                "asOf",
+            )
+        )
+    ended: list[Enrollment] = []
+    for current in (S.ACTIVE, S.LAPSED):
+        ended += await _move_members(
+            ctx,
+            where=ended_by(as_of),
+            current=current,
+            target=S.ENDED,
+            action="enrollment:end",
+            detail=f"as_of={as_of};coverage_end<{as_of}",
+        )
+    return sorted(ended, key=lambda e: e.id)

@@ -15,7 +15,7 @@ from api.ids import parse_global_id, require_id, to_global_id
 from api.messages import msg
 from api.rules.billing import remaining
 from api.rules.contributions import budget_shortfall, monthly_contribution
-from api.rules.lifecycle import FUNDED_PROGRAMMES, S, age_on, check_transition
+from api.rules.lifecycle import FUNDED_PROGRAMMES, S, age_on, check_coverage_start, check_transition
 from api.rules.months import months_inclusive, next_month_start
 from api.services import funding
 from api.services.funding import source_by_code
@@ -79,32 +79,29 @@ async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes
     source = await source_by_code(ctx, source_code, "fundingSourceCode")
     start = max(next_month_start(today), source.coverage_start or next_month_start(today))
     if source.coverage_end is not None and start > source.coverage_end:
+        # Said with the dates: in December the source of the year is not "ended", a proposal would start after it.
         raise Refused(
             Problem(
-                "SOURCE_CLOSED", msg("fundingSourceCode: the source's coverage period has ended."), "fundingSourceCode"
-            )
-        )
-    age = age_on(worker.birth_date, start)
-    if not ctx.settings.min_age <= age <= ctx.settings.max_age:
-        raise Refused(
-            Problem(
-                "AGE_OUT_OF_RANGE",
+                "SOURCE_CLOSED",
                 msg(
-                    "workerId: aged {age} at coverage start; the programme covers {min_age}-{max_age}.",
-                    age=age,
-                    min_age=ctx.settings.min_age,
-                    max_age=ctx.settings.max_age,
+                    "fundingSourceCode: coverage proposed on {today} would start on {start}, after {code}'s "
+                    "coverage ends ({end}); propose against the next year's source.",
+                    today=today,
+                    start=start,
+                    code=source.code,
+                    end=source.coverage_end,
                 ),
-                "workerId",
+                "fundingSourceCode",
             )
         )
+    check_age(ctx, worker, start)
     history = await ctx.loaders.enrollments_by_worker.load(worker.id)
     if any(e.termination_reason == TerminationReason.DECEASED for e in history):
         raise Refused(Problem("DECEASED", msg("workerId: the worker's coverage ended with their death."), "workerId"))
     if any(e.status in OPEN_STATUSES for e in history):
-        raise _duplicate_proposal()
+        raise duplicate_proposal()
     contribution = monthly_contribution(source.funded_monthly_income, start, frozenset(programmes))
-    await _check_budget(ctx, source, start, contribution)
+    await check_budget(ctx, source, start, contribution)
     enrollment = Enrollment(
         worker_id=worker.id,
         funding_source_id=source.id,
@@ -117,7 +114,7 @@ async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes
     try:
         await ctx.db.flush()
     except IntegrityError as exc:  # a concurrent proposal for the same worker won the unique index
-        raise _duplicate_proposal() from exc
+        raise duplicate_proposal() from exc
     ctx.loaders.forget(ctx.loaders.enrollments_by_worker, worker.id)
     ctx.audit(
         "enrollment:propose",
@@ -128,13 +125,17 @@ async def propose(ctx: Context, *, worker_gid: str, source_code: str, programmes
     return enrollment
 
 
-async def _check_budget(ctx: Context, source: FundingSource, start: date, contribution: int) -> None:
+async def check_budget(
+    ctx: Context, source: FundingSource, start: date, contribution: int, commitment: tuple[int, int] | None = None
+) -> None:
     """BUDGET_EXCEEDED when the source's committed members (active and proposed, over the whole source) and the
     new one, each at its monthly contribution from ``start`` through the source's coverage end (the fiscal
-    year's end when the source names no coverage), cost more than what remains of the allocation."""
+    year's end when the source names no coverage), cost more than what remains of the allocation.
+    ``commitment``: (members, monthly sum) as :func:`funding.source_commitment` counted them and a batch has
+    added since (renewals), instead of counting again for every item."""
     end = source.coverage_end or date(source.fiscal_year, 12, 31)
     months = months_inclusive(start, end)
-    members, committed = await funding.source_commitment(ctx, source)
+    members, committed = commitment if commitment is not None else await funding.source_commitment(ctx, source)
     billed = (await ctx.loaders.funding_figures.load(source.id)).billed
     free = remaining(source.allocated, billed)
     over = budget_shortfall(committed_monthly=committed, new_monthly=contribution, months=months, remaining=free)
@@ -163,7 +164,25 @@ async def _check_budget(ctx: Context, source: FundingSource, start: date, contri
         )
 
 
-def _duplicate_proposal() -> Refused:
+def check_age(ctx: Context, worker: Worker, start: date, field: str = "workerId") -> None:
+    age = age_on(worker.birth_date, start)
+    if not ctx.settings.min_age <= age <= ctx.settings.max_age:
+        raise Refused(
+            Problem(
+                "AGE_OUT_OF_RANGE",
+                msg(
+                    "{field}: aged {age} at coverage start; the programme covers {min_age}-{max_age}.",
+                    field=field,
+                    age=age,
+                    min_age=ctx.settings.min_age,
+                    max_age=ctx.settings.max_age,
+                ),
+                field,
+            )
+        )
+
+
+def duplicate_proposal() -> Refused:
     return Refused(
         Problem(
             "DUPLICATE_PROPOSAL",
@@ -187,6 +206,9 @@ async def verify(
     """Record BPJSTK's outcome for one proposal. Resubmitting the same outcome changes nothing."""
     enrollment = await visible_enrollment(ctx, require_id(enrollment_gid, "Enrollment", "enrollmentId"), "enrollmentId")
     target = S.ACTIVE if approved else S.REJECTED
+    if enrollment.renews_id is not None and approved:
+        # A renewal keeps the member's KPJ and continues the coverage from the day after the old one ends.
+        membership_number, coverage_start = _renewal_terms(enrollment, membership_number, coverage_start)
     if (
         enrollment.status == target
         and enrollment.verified_at is not None
@@ -213,10 +235,7 @@ async def verify(
         source = await ctx.loaders.funding_source_by_id.load(enrollment.funding_source_id)
         assert source is not None
         start = coverage_start or max(next_month_start(today), source.coverage_start or today)
-        if start.day != 1:
-            raise Refused(
-                Problem("INVALID_DATE", msg("coverageStart: coverage starts on the first of a month."), "coverageStart")
-            )
+        check_coverage_start(start, today, "coverageStart")
         if source.coverage_start is not None and start < source.coverage_start:
             raise Refused(
                 Problem(
@@ -277,6 +296,29 @@ async def verify(
     return enrollment
 
 
+def _renewal_terms(
+    enrollment: Enrollment, membership_number: str | None, coverage_start: date | None
+) -> tuple[str | None, date | None]:
+    """(KPJ, coverage start) of an approved renewal: its own, which the verifier may repeat but not change."""
+    if membership_number is not None and membership_number != enrollment.membership_number:
+        raise Refused(
+            Problem(
+                "INVALID_MEMBERSHIP_NUMBER",
+                msg("membershipNumber: a renewal keeps the member's KPJ, {kpj}.", kpj=enrollment.membership_number),
+                "membershipNumber",
+            )
+        )
+    if coverage_start is not None and coverage_start != enrollment.coverage_start:
+        raise Refused(
+            Problem(
+                "INVALID_DATE",
+                msg("coverageStart: a renewal continues the coverage from {start}.", start=enrollment.coverage_start),
+                "coverageStart",
+            )
+        )
+    return enrollment.membership_number, enrollment.coverage_start
+
+
 async def terminate(ctx: Context, *, enrollment_gid: str, reason: TerminationReason, effective: date) -> Enrollment:
     enrollment = await visible_enrollment(ctx, require_id(enrollment_gid, "Enrollment", "enrollmentId"), "enrollmentId")
     if (
@@ -301,4 +343,3 @@ async def terminate(ctx: Context, *, enrollment_gid: str, reason: TerminationRea
         detail=f"reason={reason.value};effective={effective}",
     )
     return enrollment
-

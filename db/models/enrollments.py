@@ -17,9 +17,11 @@ class EnrollmentStatus(enum.StrEnum):
     REJECTED = "REJECTED"
     LAPSED = "LAPSED"
     TERMINATED = "TERMINATED"
+    ENDED = "ENDED"  # the coverage reached its end (the source's period) and was not renewed
 
 
 OPEN_STATUSES = (EnrollmentStatus.PROPOSED, EnrollmentStatus.ACTIVE, EnrollmentStatus.LAPSED)
+OPEN_NOT_RENEWAL = "status IN ('PROPOSED', 'ACTIVE', 'LAPSED') AND renews_id IS NULL"
 
 
 class RejectionReason(enum.StrEnum):
@@ -54,12 +56,23 @@ class Enrollment(Base):
     __table_args__ = (
         # At most one open enrollment per worker, enforced by the database so that concurrent proposals
         # cannot both win (a partial unique index: both SQLite and PostgreSQL have them).
+        # A renewal (renews_id set) is the one exception: it is proposed while the enrollment it continues is
+        # still open, and each enrollment is renewed at most once (uq_enrollments_renews_id).
         Index(
             "uq_enrollments_open_worker",
             "worker_id",
             unique=True,
-            sqlite_where=text("status IN ('PROPOSED', 'ACTIVE', 'LAPSED')"),
-            postgresql_where=text("status IN ('PROPOSED', 'ACTIVE', 'LAPSED')"),
+            sqlite_where=text(OPEN_NOT_RENEWAL),
+            postgresql_where=text(OPEN_NOT_RENEWAL),
+        ),
+        Index("uq_enrollments_renews_id", "renews_id", unique=True),
+        # A KPJ is one member's for good: a renewal carries its predecessor's, every other holder is refused.
+        Index(
+            "uq_enrollments_membership_number",
+            "membership_number",
+            unique=True,
+            sqlite_where=text("renews_id IS NULL"),
+            postgresql_where=text("renews_id IS NULL"),
         ),
         # Keyset pages of one status (BPJSTK's queue of proposals), read in id order: db/explain/README.md.
         Index("ix_enrollments_status_id", "status", "id"),
@@ -70,7 +83,7 @@ class Enrollment(Base):
     funding_source_id: Mapped[int] = mapped_column(ForeignKey("funding_sources.id"), index=True)
     status: Mapped[EnrollmentStatus] = mapped_column(Enum(EnrollmentStatus, native_enum=False, length=16))
     programmes: Mapped[str] = mapped_column(String(40))  # comma-separated Programme names, e.g. "JKK,JKM"
-    membership_number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    membership_number: Mapped[str | None] = mapped_column(String(32))
     coverage_start: Mapped[date | None] = mapped_column(Date)
     coverage_end: Mapped[date | None] = mapped_column(Date)
     # Snapshot of the contribution at proposal, computed by the contribution rules in force then.
@@ -86,6 +99,8 @@ class Enrollment(Base):
         Enum(TerminationReason, native_enum=False, length=32)
     )
     terminated_on: Mapped[date | None] = mapped_column(Date)
+    # The enrollment this one continues into the next funding source's year (renewEnrollments), if any.
+    renews_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
 
 
 class VerificationCheck(Base):
