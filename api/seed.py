@@ -34,6 +34,7 @@ from db.scoping import RowScope, set_scope
 DEFAULT_WORKERS = 9_038
 SOURCE_CODE = "DBHCHT-2025"
 COVERAGE_START, COVERAGE_END = date(2025, 4, 1), date(2025, 12, 31)
+TERMINATED_ON = date(2025, 7, 31)
 
 OCCUPATIONS: list[tuple[Occupation, int]] = [
     (Occupation.SMALL_TRADER, 20),
@@ -243,7 +244,10 @@ async def seed(engine: AsyncEngine, *, workers: int = DEFAULT_WORKERS, seed_valu
                         programmes="JKK,JKM",
                         membership_number=str(kpj[n]) if active_like else None,
                         coverage_start=COVERAGE_START if active_like else None,
-                        coverage_end=COVERAGE_END if active_like else None,
+                        # A termination's day is its coverage's last (api/services/enrollments.py, terminate).
+                        coverage_end=(TERMINATED_ON if status == EnrollmentStatus.TERMINATED else COVERAGE_END)
+                        if active_like
+                        else None,
                         monthly_contribution=contribution,
                         proposed_at=datetime(2025, 3, 10, 2, 0, tzinfo=UTC),
                         proposed_by="rentan-seed",
@@ -261,7 +265,7 @@ async def seed(engine: AsyncEngine, *, workers: int = DEFAULT_WORKERS, seed_valu
                         )
                         if status == EnrollmentStatus.TERMINATED
                         else None,
-                        terminated_on=date(2025, 7, 31) if status == EnrollmentStatus.TERMINATED else None,
+                        terminated_on=TERMINATED_ON if status == EnrollmentStatus.TERMINATED else None,
                     )
                 )
             await session.execute(insert(Enrollment), enrollments)

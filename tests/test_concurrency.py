@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
 from api.ids import require_id
 from tests.conftest import (
@@ -141,7 +142,9 @@ def test_one_bill_issued_twice_at_once_is_issued_once(server: Server, admin: Api
     year = proposal_year()
     for month in range(1, 5):
         request = {"fundingSourceCode": source, "period": f"{year}-{month:02d}"}
-        results = at_once([lambda api=api, r=request: api.result(ISSUE, input=r) for api in issuers])
+        with server.calendar() as set_day:
+            set_day(date(year, month, 2))  # a month is billed once it has begun
+            results = at_once([lambda api=api, r=request: api.result(ISSUE, input=r) for api in issuers])
         assert all(not r.errors for r in results), [r.errors for r in results]
         payloads = [r.data["issueContributionBill"] for r in results if r.data]
         assert sorted(len(p["errors"]) for p in payloads) == [0, 1], payloads

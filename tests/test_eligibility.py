@@ -15,8 +15,11 @@ TERMINATE = """mutation T($i: TerminateEnrollmentInput!) {
   terminateEnrollment(input: $i) { enrollment { status } errors { code message } } }"""
 
 
-def _covered_then_terminated(admin: Api, operator: Api, verifier: Api, source: str, reason: str) -> str:
-    """Register, propose, approve and terminate a worker; return the worker's id."""
+def _covered_then_terminated(
+    server: Server, admin: Api, operator: Api, verifier: Api, source: str, reason: str
+) -> str:
+    """Register, propose, approve and terminate a worker (on the coverage's first day: a termination is recorded
+    once it has happened); return the worker's id."""
     start = programme_today().replace(day=28) + timedelta(days=4)
     start = start.replace(day=1)
     worker_id: str = register_worker(operator, BUGUL_LOR)["worker"]["id"]
@@ -27,7 +30,9 @@ def _covered_then_terminated(admin: Api, operator: Api, verifier: Api, source: s
     outcome = verifier.data(VERIFY, i=[item])["verifyEnrollments"]["outcomes"][0]
     assert outcome["errors"] == []
     ended = {"enrollmentId": enrollment, "reason": reason, "effectiveDate": str(start)}
-    assert verifier.data(TERMINATE, i=ended)["terminateEnrollment"]["enrollment"]["status"] == "TERMINATED"
+    with server.calendar() as set_day:
+        set_day(start)
+        assert verifier.data(TERMINATE, i=ended)["terminateEnrollment"]["enrollment"]["status"] == "TERMINATED"
     return worker_id
 
 
@@ -36,7 +41,7 @@ def test_a_deceased_worker_is_not_proposed_again(server: Server, admin: Api, ope
     after termination for another reason (control), the same worker can be proposed again."""
     source = open_source(admin, "ELIG")
 
-    deceased = _covered_then_terminated(admin, operator, verifier, source, "DECEASED")
+    deceased = _covered_then_terminated(server, admin, operator, verifier, source, "DECEASED")
     before = server.snapshot()
     again = {"workerId": deceased, "fundingSourceCode": source, "programmes": ["JKK", "JKM"]}
     refused = operator.data(PROPOSE, input=again)["proposeEnrollment"]
@@ -44,7 +49,7 @@ def test_a_deceased_worker_is_not_proposed_again(server: Server, admin: Api, ope
     assert [(e["code"], e["field"]) for e in refused["errors"]] == [("DECEASED", "workerId")]
     assert server.snapshot() == before
 
-    other = _covered_then_terminated(admin, operator, verifier, source, "BECAME_WAGE_EARNER")
+    other = _covered_then_terminated(server, admin, operator, verifier, source, "BECAME_WAGE_EARNER")
     control = {"workerId": other, "fundingSourceCode": source, "programmes": ["JKK", "JKM"]}
     accepted = operator.data(PROPOSE, input=control)["proposeEnrollment"]
     assert accepted["errors"] == []

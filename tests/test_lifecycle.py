@@ -277,18 +277,19 @@ def third_approved(life: Life, first_batch: list[dict[str, Any]], server: Server
 
 
 @pytest.fixture(scope="module")
-def terminated(life: Life, first_batch: list[dict[str, Any]], verifier: Api) -> dict[str, Any]:
-    """BPJSTK ends #1's membership: moved out at the end of August."""
-    result = payload(
-        verifier,
-        TERMINATE,
-        "terminateEnrollment",
-        input={
-            "enrollmentId": life.enrollments["one"]["id"],
-            "reason": "MOVED_OUT",
-            "effectiveDate": TERMINATED_ON.isoformat(),
-        },
-    )
+def terminated(life: Life, first_batch: list[dict[str, Any]], server: Server, verifier: Api) -> dict[str, Any]:
+    """BPJSTK ends #1's membership: moved out at the end of August (recorded once it has happened)."""
+    with on_day(server, BILLING_DAY):
+        result = payload(
+            verifier,
+            TERMINATE,
+            "terminateEnrollment",
+            input={
+                "enrollmentId": life.enrollments["one"]["id"],
+                "reason": "MOVED_OUT",
+                "effectiveDate": TERMINATED_ON.isoformat(),
+            },
+        )
     assert result["errors"] == []
     life.owe("enrollment:terminate", result["enrollment"]["id"], VERIFIER)
     enrollment: dict[str, Any] = result["enrollment"]
@@ -586,6 +587,7 @@ def test_verifier_terminates_a_member(life: Life, terminated: dict[str, Any], se
         "SELECT status, termination_reason, terminated_on FROM enrollments WHERE id = :i", i=pk
     )
     assert (status, reason, str(on)) == ("TERMINATED", "MOVED_OUT", TERMINATED_ON.isoformat())
+    assert terminated["coverageEnd"] == TERMINATED_ON.isoformat()  # the termination's day is the coverage's last
 
     before = server.snapshot()
     again = payload(

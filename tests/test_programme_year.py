@@ -182,15 +182,16 @@ def test_a_programme_year(server: Server, admin: Api, operator: Api, verifier: A
         reactivated = server.sql("SELECT target_id FROM audit_events WHERE action = 'enrollment:reactivate'")
         assert set(contributions) <= {target for (target,) in reactivated}
 
-        # One member dies at the end of August: BPJSTK ends the coverage (not beyond the coverage's own end).
+        # One member died on 15 August: BPJSTK ends the coverage, once it has happened (as a move is recorded).
         gone = accepted[0]["id"]
-        too_late = {"enrollmentId": gone, "reason": "DECEASED", "effectiveDate": "9999-12-31"}
-        refused = verifier.data(TERMINATE, input=too_late)["terminateEnrollment"]["errors"]
-        assert [(e["code"], e["field"]) for e in refused] == [("INVALID_DATE", "effectiveDate")]
+        ahead = {"enrollmentId": gone, "reason": "DECEASED", "effectiveDate": f"{YEAR}-08-31"}
+        refused = verifier.data(TERMINATE, input=ahead)["terminateEnrollment"]["errors"]
+        assert [(e["code"], e["field"]) for e in refused] == [("FUTURE_DATE", "effectiveDate")]
         ended = verifier.data(
-            TERMINATE, input={"enrollmentId": gone, "reason": "DECEASED", "effectiveDate": f"{YEAR}-08-31"}
+            TERMINATE, input={"enrollmentId": gone, "reason": "DECEASED", "effectiveDate": f"{YEAR}-08-15"}
         )
-        assert _ok(ended["terminateEnrollment"])["enrollment"]["status"] == "TERMINATED"
+        ended_enrollment = _ok(ended["terminateEnrollment"])["enrollment"]
+        assert (ended_enrollment["status"], ended_enrollment["coverageEnd"]) == ("TERMINATED", f"{YEAR}-08-15")
 
         # Realisation: every billed month is its bill, totals are the sums, the rest of the year is projected.
         source = _source(admin, code)
@@ -212,7 +213,7 @@ def test_a_programme_year(server: Server, admin: Api, operator: Api, verifier: A
             source["remaining"],
         )
         assert int(real["remaining"]) == 20_000_000 - 6 * monthly
-        # August still counts the member who died on the 31st; September to December the three others.
+        # August still counts the member who died on the 15th; September to December the three others.
         survivors = monthly - contributions[gone]
         assert months[f"{YEAR}-08"]["isProjection"] is True
         assert (months[f"{YEAR}-08"]["membersActive"], int(months[f"{YEAR}-08"]["projected"])) == (4, monthly)

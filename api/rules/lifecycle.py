@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from api.errors import Problem, Refused
-from api.messages import msg, term
+from api.messages import Message, msg, term
 from db.models import EnrollmentStatus
 
 S = EnrollmentStatus
@@ -76,5 +76,23 @@ def check_coverage_start(start: date, today: date, field: str) -> None:
                     first=first,
                 ),
                 field,
+            )
+        )
+
+
+def check_has_happened(effective: date, today: date, what: Message) -> None:
+    """THE date rule of events that end something (a termination, a move): recorded once they have happened, on
+    their day or later, never ahead (``what`` names the event in the message)."""
+    if effective > today:
+        raise Refused(
+            Problem(
+                "FUTURE_DATE",
+                msg(
+                    "effectiveDate: {what} is recorded once it has happened ({effective} is after today, {today}).",
+                    what=what,
+                    effective=effective,
+                    today=today,
+                ),
+                "effectiveDate",
             )
         )

@@ -15,7 +15,7 @@ from api.ids import parse_global_id, require_id, to_global_id
 from api.messages import msg
 from api.rules.billing import remaining
 from api.rules.contributions import budget_shortfall, monthly_contribution
-from api.rules.lifecycle import FUNDED_PROGRAMMES, S, age_on, check_coverage_start, check_transition
+from api.rules.lifecycle import FUNDED_PROGRAMMES, S, age_on, check_coverage_start, check_has_happened, check_transition
 from api.rules.months import months_inclusive, next_month_start
 from api.services import funding
 from api.services.funding import source_by_code
@@ -328,12 +328,15 @@ async def terminate(ctx: Context, *, enrollment_gid: str, reason: TerminationRea
     ):
         return enrollment
     check_transition(enrollment.status, S.TERMINATED, "enrollmentId")
+    check_has_happened(effective, ctx.today, msg("a termination"))
     if enrollment.coverage_start is not None and effective < enrollment.coverage_start:
         raise Refused(Problem("INVALID_DATE", msg("effectiveDate: before the coverage started."), "effectiveDate"))
     if enrollment.coverage_end is not None and effective > enrollment.coverage_end:
         # Coverage ends by itself at the source's end: a termination later than that would end nothing.
         raise Refused(Problem("INVALID_DATE", msg("effectiveDate: after the coverage ends."), "effectiveDate"))
     enrollment.status, enrollment.termination_reason, enrollment.terminated_on = S.TERMINATED, reason, effective
+    # The termination's day is the coverage's last: coverageEnd shows it (bills count the member until then).
+    enrollment.coverage_end = effective
     await ctx.db.flush()
     worker = await visible_worker(ctx, enrollment.worker_id)
     ctx.audit(

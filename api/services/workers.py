@@ -15,6 +15,7 @@ from api.errors import Problem, Refused, not_found
 from api.ids import require_id, to_global_id
 from api.messages import msg
 from api.rules import validation
+from api.rules.lifecycle import check_has_happened
 from api.rules.nik import nik_problems, nik_warnings
 from api.services import nik_lookups
 from db.base import utcnow
@@ -305,10 +306,7 @@ async def move(ctx: Context, worker: Worker, to_code: str, effective: date, *, f
                 field,
             )
         )
-    if effective > ctx.today:
-        raise Refused(
-            Problem("FUTURE_DATE", msg("effectiveDate: a move is recorded once it has happened."), "effectiveDate")
-        )
+    check_has_happened(effective, ctx.today, msg("a move"))
     last = await ctx.db.scalar(select(func.max(WorkerMove.effective_date)).where(WorkerMove.worker_id == worker.id))
     if last is not None and effective < last:
         raise Refused(
