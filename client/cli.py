@@ -53,6 +53,7 @@ DEFAULT_LANGUAGE = Language(i18n.CLI_DEFAULT)
 class SheetKind(enum.StrEnum):
     workers = "workers"
     verifications = "verifications"
+    renewals = "renewals"
 
 
 class ExportKind(enum.StrEnum):
@@ -158,19 +159,23 @@ def _check_report(file: Path, report: Path) -> None:
 
 @client_app.command()
 def template(
-    kind: Annotated[SheetKind, typer.Argument(help="workers (kelurahan registrations) or verifications (BPJSTK).")],
+    kind: Annotated[
+        SheetKind,
+        typer.Argument(help="workers (kelurahan registrations), verifications (BPJSTK) or renewals (Pemkot)."),
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="The file to write, .xlsx or .csv.")],
 ) -> None:
     """Write an empty sheet to fill in.
 
     A CSV holds the header row; an XLSX also has Text-formatted columns, dropdowns and a README sheet.
     """
-    from client.columns import VERIFICATIONS, WORKERS
+    from client.columns import RENEWALS, VERIFICATIONS, WORKERS
     from client.sheets import write_template
 
     _check_suffix(output, "-o")
+    specs = {SheetKind.workers: WORKERS, SheetKind.verifications: VERIFICATIONS, SheetKind.renewals: RENEWALS}
     with _failures():
-        write_template(output, WORKERS if kind == SheetKind.workers else VERIFICATIONS)
+        write_template(output, specs[kind])
     typer.echo(
         _("{kind} template written to {path}").format(kind=i18n.label("sheet", kind.value).lower(), path=output),
         err=True,
@@ -225,6 +230,39 @@ def import_verifications(
     _check_report(file, report_path)
     with _failures(), Bar(_("verifying")) as bar:
         summary = _with_api(url, lambda api: imports.import_verifications(api, file, report_path, batch, bar))
+    typer.echo(summary.line(), err=True)
+    raise typer.Exit(0 if summary.ok else 1)
+
+
+@client_app.command("import-renewals")
+def import_renewals(
+    file: Annotated[Path, typer.Argument(help="The filled renewals sheet (.xlsx or .csv).")],
+    from_code: Annotated[str, typer.Option("--from", help="The funding source the members are in, e.g. DBHCHT-2026.")],
+    to_code: Annotated[str, typer.Option("--to", help="Next year's funding source, e.g. DBHCHT-2027.")],
+    report: Annotated[
+        Path | None, typer.Option(help="Where to write each row's outcome; default FILE-report with FILE's type.")
+    ] = None,
+    batch: Annotated[int, BATCH_OPTION] = 500,
+    url: Annotated[str | None, URL_OPTION] = None,
+) -> None:
+    """Carry the members a sheet names over to next year's funding source (pemkot-admin token).
+
+    Each row gets a PROPOSED renewal (coverage from the day after the old one ends, the same KPJ) for BPJSTK to
+    verify; each succeeds or fails alone; sending the same sheet again renews nobody twice. Exit 0 when every row
+    is RENEWED, 1 when any is REFUSED or INVALID, 2 on a usage or connection error.
+    """
+    from client import imports
+    from client.progress import Bar
+
+    report_path = report or imports.default_report_path(file)
+    _check_report(file, report_path)
+    with _failures(), Bar(_("renewing")) as bar:
+        summary = _with_api(
+            url,
+            lambda api: imports.import_renewals(
+                api, file, report_path, batch, bar, from_code=from_code, to_code=to_code
+            ),
+        )
     typer.echo(summary.line(), err=True)
     raise typer.Exit(0 if summary.ok else 1)
 

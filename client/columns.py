@@ -390,27 +390,31 @@ def _check_columns() -> tuple[Column, ...]:
     return tuple(columns)
 
 
+# The two columns that name an enrollment, in every sheet about enrollments: its id, or its worker's NIK.
+ENROLLMENT_ID = Column(
+    "enrollment_id",
+    False,
+    text,
+    N_("the enrollment's id as `rentan client export enrollments` writes it; or leave blank and give nik"),
+    "RW5yb2xsbWVudDoxMjM=",
+    field="enrollmentId",
+)
+ENROLLMENT_NIK = Column(
+    "nik",
+    False,
+    identifier(N_("NIK")),
+    N_("16 digits in a Text cell; used when enrollment_id is blank (the worker's current enrollment)"),
+    "3575046506850001",
+)
+
 VERIFICATIONS = SheetSpec(
     name="verifications",
     title=N_(
         "BPJSTK's verification results (one row per proposal); `rentan client import-verifications FILE` sends them"
     ),
     columns=(
-        Column(
-            "enrollment_id",
-            False,
-            text,
-            N_("the enrollment's id as `rentan client export enrollments` writes it; or leave blank and give nik"),
-            "RW5yb2xsbWVudDoxMjM=",
-            field="enrollmentId",
-        ),
-        Column(
-            "nik",
-            False,
-            identifier(N_("NIK")),
-            N_("16 digits in a Text cell; used when enrollment_id is blank (the worker's current enrollment)"),
-            "3575046506850001",
-        ),
+        ENROLLMENT_ID,
+        ENROLLMENT_NIK,
         Column(
             "approved",
             True,
@@ -460,6 +464,27 @@ VERIFICATIONS = SheetSpec(
         ),
         N_("Each row names the proposal by enrollment_id, or by nik (the worker's current enrollment)."),
         N_("Sending the same sheet again changes nothing: a result already recorded is answered as it stands."),
+    ),
+)
+
+
+RENEWALS = SheetSpec(
+    name="renewals",
+    title=N_(
+        "Members Pemkot carries over to next year's source (one row per member); "
+        "`rentan client import-renewals FILE --from CODE --to CODE` sends them"
+    ),
+    columns=(ENROLLMENT_ID, ENROLLMENT_NIK),
+    notes=(
+        N_(
+            "One row per member; blank rows are skipped. The header row names the columns (any order, any letter "
+            "case, in Indonesian or English); other columns (a name, your own remarks) are ignored."
+        ),
+        N_("Each row names the enrollment to renew by enrollment_id, or by nik (the worker's current enrollment)."),
+        N_(
+            "Each renewal is proposed on the new source, with coverage from the day after the old one ends and the "
+            "same KPJ; BPJSTK then verifies it. Sending the same sheet again renews nobody twice."
+        ),
     ),
 )
 

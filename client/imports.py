@@ -16,16 +16,26 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from client import i18n
-from client.columns import VERIFICATIONS, WORKERS, checks_input, orphan_notes
+from client.columns import RENEWALS, VERIFICATIONS, WORKERS, checks_input, orphan_notes
 from client.connection import Api, ClientFailure, QueryFailed, Viewer
 from client.i18n import _
 from client.progress import Progress
-from client.sheets import CellProblem, OutColumn, SheetSpec, Table, cell_text, parse_row, read_sheet, write_tables
+from client.sheets import (
+    CellProblem,
+    OutColumn,
+    Sheet,
+    SheetSpec,
+    Table,
+    cell_text,
+    parse_row,
+    read_sheet,
+    write_tables,
+)
 
 MAX_BATCH = 1000  # the server's ceiling per registerWorkers / verifyEnrollments request
 LOOKUP_BATCH = 25  # workerByNik / kelurahan lookups per request: aliases of one query, and the server allows 30
@@ -35,6 +45,7 @@ ALREADY_REGISTERED = "ALREADY_REGISTERED"
 # The NIK is registered, but not on the caller's list: another kelurahan holds the resident (exit code 1).
 REGISTERED_ELSEWHERE = "REGISTERED_ELSEWHERE"
 VERIFIED = "VERIFIED"
+RENEWED = "RENEWED"
 REJECTED = "REJECTED"
 REFUSED = "REFUSED"
 INVALID = "INVALID"
@@ -56,6 +67,8 @@ class RowResult:
     enrollment_id: str = ""
     status: str = ""
     membership_number: str = ""
+    renewal_id: str = ""
+    coverage_start: str = ""
     codes: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -557,17 +570,15 @@ LOOKUP_MESSAGES = {
 }
 
 
-def import_verifications(api: Api, path: Path, report: Path, batch: int, progress: Progress) -> ImportSummary:
-    check_batch(batch)
-    sheet = read_sheet(path, VERIFICATIONS)
-    delimiter = sheet.delimiter or ","
-    viewer = _require(
-        api, "enrollment:verify", _("a {agency} token for {subject} may not record verifications (enrollment:verify).")
-    )
+def _enrollment_rows(
+    spec: SheetSpec, sheet: Sheet, check: Callable[[dict[str, Any]], list[CellProblem]] | None = None
+) -> tuple[list[RowResult], list[tuple[int, dict[str, Any]]]]:
+    """A sheet about enrollments read: every row's result (INVALID with its problems), and the parsed rows, each
+    naming its enrollment by enrollment_id or nik (``check``: the sheet's own further rules)."""
     results: list[RowResult] = []
     parsed: list[tuple[int, dict[str, Any]]] = []
     for index, row in enumerate(sheet.rows):
-        values, problems = parse_row(VERIFICATIONS, row)
+        values, problems = parse_row(spec, row)
         result = RowResult(
             row.number,
             NOT_SENT,
@@ -577,10 +588,66 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
         results.append(result)
         if not problems and "enrollment_id" not in values and "nik" not in values:
             message = _("{column}: required, or {nik} to find it").format(
-                column=VERIFICATIONS.header("enrollment_id"), nik=VERIFICATIONS.header("nik")
+                column=spec.header("enrollment_id"), nik=spec.header("nik")
             )
             problems.append(CellProblem("enrollment_id", "REQUIRED", message))
-        problems += [
+        if check is not None:
+            problems += check(values)
+        if problems:
+            _invalid(result, problems)
+        else:
+            parsed.append((index, values))
+    return results, parsed
+
+
+def _resolve_enrollments(
+    api: Api,
+    spec: SheetSpec,
+    parsed: list[tuple[int, dict[str, Any]]],
+    results: list[RowResult],
+    progress: Progress,
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """(row index, enrollment id, values) of the rows to send: a NIK becomes its worker's current enrollment (many
+    look-ups per request); a row naming no visible one is REFUSED, one naming the same enrollment as an earlier
+    row INVALID (DUPLICATE_IN_SHEET), each counted done at once."""
+    lookups = resolve_niks(api, sorted({v["nik"] for _index, v in parsed if "enrollment_id" not in v}))
+    pending: list[tuple[int, str, dict[str, Any]]] = []
+    first_row: dict[str, int] = {}
+    for index, values in parsed:
+        result = results[index]
+        enrollment_id, refusal = values.get("enrollment_id"), None
+        if enrollment_id is None:
+            enrollment_id, refusal = lookups[values["nik"]]
+        if refusal is not None or enrollment_id is None:
+            code = refusal or "NOT_FOUND"
+            message = _(LOOKUP_MESSAGES[code]).format(column=spec.header("nik"))
+            result.outcome, result.codes, result.messages = REFUSED, [code], [message]
+        elif enrollment_id in first_row:
+            result.outcome, result.codes = INVALID, ["DUPLICATE_IN_SHEET"]
+            result.messages = [
+                _("{column}: the same enrollment as row {row}, which is sent").format(
+                    column=spec.header("enrollment_id"), row=first_row[enrollment_id]
+                )
+            ]
+        else:
+            first_row[enrollment_id] = result.row
+            result.enrollment_id = enrollment_id
+            pending.append((index, enrollment_id, values))
+            continue
+        progress.advance(1)
+    return pending
+
+
+def import_verifications(api: Api, path: Path, report: Path, batch: int, progress: Progress) -> ImportSummary:
+    check_batch(batch)
+    sheet = read_sheet(path, VERIFICATIONS)
+    delimiter = sheet.delimiter or ","
+    viewer = _require(
+        api, "enrollment:verify", _("a {agency} token for {subject} may not record verifications (enrollment:verify).")
+    )
+
+    def notes_without_checks(values: dict[str, Any]) -> list[CellProblem]:
+        return [
             CellProblem(
                 f"{name}_note",
                 "NOTE_WITHOUT_CHECK",
@@ -590,40 +657,15 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
             )
             for name in orphan_notes(values)
         ]
-        if problems:
-            _invalid(result, problems)
-        else:
-            parsed.append((index, values))
 
+    results, parsed = _enrollment_rows(VERIFICATIONS, sheet, notes_without_checks)
     progress.start(len(sheet.rows), _("rows"))
     progress.advance(len(sheet.rows) - len(parsed))
     with _reporting_on_failure(results, report, _verifications_table, delimiter):
-        lookups = resolve_niks(api, sorted({v["nik"] for _index, v in parsed if "enrollment_id" not in v}))
-        pending: list[tuple[int, dict[str, Any]]] = []
-        first_row: dict[str, int] = {}
-        for index, values in parsed:
-            result = results[index]
-            enrollment_id, refusal = values.get("enrollment_id"), None
-            if enrollment_id is None:
-                enrollment_id, refusal = lookups[values["nik"]]
-            if refusal is not None or enrollment_id is None:
-                code = refusal or "NOT_FOUND"
-                message = _(LOOKUP_MESSAGES[code]).format(column=VERIFICATIONS.header("nik"))
-                result.outcome, result.codes, result.messages = REFUSED, [code], [message]
-            elif enrollment_id in first_row:
-                result.outcome, result.codes = INVALID, ["DUPLICATE_IN_SHEET"]
-                result.messages = [
-                    _("{column}: the same enrollment as row {row}, which is sent").format(
-                        column=VERIFICATIONS.header("enrollment_id"), row=first_row[enrollment_id]
-                    )
-                ]
-            else:
-                first_row[enrollment_id] = result.row
-                result.enrollment_id = enrollment_id
-                pending.append((index, verification_input(enrollment_id, values)))
-                continue
-            progress.advance(1)
-
+        pending = [
+            (index, verification_input(enrollment_id, values))
+            for index, enrollment_id, values in _resolve_enrollments(api, VERIFICATIONS, parsed, results, progress)
+        ]
         run_start = api.run_start(viewer.server_time) if pending else None
 
         def send(items: Sequence[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -675,3 +717,113 @@ def _verifications_table(results: list[RowResult]) -> Table:
         for r in results
     ]
     return Table("report", VERIFICATIONS_REPORT, rows)
+
+
+# --- renewals (Pemkot, in December) ---------------------------------------------------------------------------------
+
+RENEW_ENROLLMENTS = """
+mutation RenewEnrollments($input: RenewEnrollmentsInput!) {
+  renewEnrollments(input: $input) {
+    outcomes {
+      enrollmentId
+      renewal { id status coverageStart membershipNumber proposedAt }
+      errors { code field message }
+    }
+    errors { code field message }
+  }
+}
+"""
+
+RENEWALS_REPORT = (
+    OutColumn("row", "int", 6),
+    OutColumn("enrollment_id", "text", 26),
+    OutColumn("nik", "text", 20),
+    OutColumn("outcome", "text", 14),
+    OutColumn("renewal_id", "text", 26),
+    OutColumn("coverage_start", "date", 14),
+    OutColumn("membership_number", "text", 18),
+    OutColumn("error_codes", "text", 24),
+    OutColumn("messages", "text", 70),
+)
+
+
+def import_renewals(
+    api: Api, path: Path, report: Path, batch: int, progress: Progress, *, from_code: str, to_code: str
+) -> ImportSummary:
+    """Renew the enrollments a sheet names from ``from_code`` into ``to_code`` (renewEnrollments, a batch per
+    request): each row RENEWED (a PROPOSED renewal, or the one made before: nobody is renewed twice), REFUSED with
+    the server's reason, or INVALID."""
+    check_batch(batch)
+    sheet = read_sheet(path, RENEWALS)
+    delimiter = sheet.delimiter or ","
+    viewer = _require(
+        api, "enrollment:propose", _("a {agency} token for {subject} may not renew enrollments (enrollment:propose).")
+    )
+    results, parsed = _enrollment_rows(RENEWALS, sheet)
+    progress.start(len(sheet.rows), _("rows"))
+    progress.advance(len(sheet.rows) - len(parsed))
+    with _reporting_on_failure(results, report, _renewals_table, delimiter):
+        pending = [
+            (index, {"enrollmentId": enrollment_id})
+            for index, enrollment_id, _values in _resolve_enrollments(api, RENEWALS, parsed, results, progress)
+        ]
+        run_start = api.run_start(viewer.server_time) if pending else None
+
+        def send(items: Sequence[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+            request = {
+                "fromFundingSourceCode": from_code,
+                "toFundingSourceCode": to_code,
+                "enrollmentIds": [item["enrollmentId"] for _index, item in items],
+            }
+            payload = api.execute(RENEW_ENROLLMENTS, {"input": request})["renewEnrollments"]
+            if payload["errors"]:  # the request refused as a whole (the sources): so is each of its rows
+                return [{"renewal": None, "errors": payload["errors"]} for _item in items]
+            return list(payload["outcomes"])
+
+        def alone(item: tuple[int, dict[str, Any]], exc: QueryFailed) -> dict[str, Any]:
+            return {"renewal": None, "errors": _alone(exc)}
+
+        _send_in_batches(
+            pending, batch, send, alone, lambda r, o: _apply_renewal_outcome(r, o, run_start), results, progress
+        )
+    return ImportSummary(
+        kind="renewals",
+        results=results,
+        report=save_report(report, _renewals_table(results), delimiter),
+        good=(RENEWED,),
+        order=(RENEWED, REFUSED, INVALID, NOT_SENT),
+    )
+
+
+def _apply_renewal_outcome(result: RowResult, outcome: dict[str, Any], run_start: datetime | None) -> None:
+    renewal = outcome.get("renewal")
+    errors = list(outcome.get("errors") or [])
+    result.codes = [str(e.get("code")) for e in errors]
+    result.messages = server_messages(RENEWALS, errors)
+    if renewal is None or errors:
+        result.outcome = REFUSED
+        return
+    result.outcome = RENEWED
+    result.renewal_id = str(renewal["id"])
+    result.coverage_start = str(renewal.get("coverageStart") or "")
+    result.membership_number = str(renewal.get("membershipNumber") or "")
+    if _before(renewal.get("proposedAt"), run_start):
+        result.messages = [_("renewed before this run; nothing changed")]
+
+
+def _renewals_table(results: list[RowResult]) -> Table:
+    rows = [
+        (
+            r.row,
+            r.enrollment_id,
+            r.nik,
+            outcome_label(r.outcome),
+            r.renewal_id,
+            date.fromisoformat(r.coverage_start) if r.coverage_start else None,
+            r.membership_number,
+            ", ".join(r.codes),
+            "; ".join(r.messages),
+        )
+        for r in results
+    ]
+    return Table("report", RENEWALS_REPORT, rows)

@@ -502,7 +502,7 @@ def test_every_message_of_the_client_has_its_indonesian_translation() -> None:
     from babel.messages.pofile import read_po
 
     from client import enums, imports
-    from client.columns import VERIFICATIONS, WORKERS
+    from client.columns import RENEWALS, VERIFICATIONS, WORKERS
 
     with (LOCALE_DIR / "client.po").open("rb") as f:
         catalog = read_po(f, locale="id")
@@ -535,12 +535,25 @@ def test_every_message_of_the_client_has_its_indonesian_translation() -> None:
             imports.REGISTERED_ELSEWHERE,
             imports.VERIFIED,
             imports.REJECTED,
+            imports.RENEWED,
             imports.REFUSED,
             imports.INVALID,
             imports.NOT_SENT,
         ],
-        "column": [c.name for c in (*WORKERS.columns, *VERIFICATIONS.columns, *imports.WORKERS_REPORT)],
-        "sheet": ["workers", "verifications", "README", "lists", "report", "enrollments", "realisation", "programme"],
+        "column": [
+            c.name
+            for c in (
+                *WORKERS.columns,
+                *VERIFICATIONS.columns,
+                *RENEWALS.columns,
+                *imports.WORKERS_REPORT,
+                *imports.RENEWALS_REPORT,
+            )
+        ],
+        "sheet": [
+            *("workers", "verifications", "renewals", "README", "lists", "report"),
+            *("enrollments", "realisation", "programme"),
+        ],
     }
     for context, codes in labels.items():
         for code in codes:

@@ -25,6 +25,7 @@ import pytest
 
 from tests.conftest import ROOT, Api, Server, own_server, register_worker
 from tests.documents import PROPOSE
+from tests.test_client_id import read_csv, run_client
 
 ENROLLMENT = """
   id status membershipNumber coverageStart coverageEnd monthlyContribution
@@ -65,6 +66,12 @@ query W($kel: String!) {{
     edges {{ node {{ id currentEnrollment {{ {ENROLLMENT} }} enrollments {{ id status }} }} }}
   }}
 }}"""
+IN_SOURCE = """
+query InSource($code: String!) {
+  enrollments(filter: {fundingSourceCode: $code}, first: 50) {
+    edges { node { id status membershipNumber worker { nik } } }
+  }
+}"""
 SUMMARY = """
 query S($year: Int) {
   programmeSummary(fiscalYear: $year) {
@@ -292,9 +299,55 @@ def test_two_programme_years(own: Server, tmp_path: Path) -> None:
             assert sum(int(m["paid"]) for m in realisation["months"]) == billed
 
 
+def test_pemkot_renews_from_a_sheet(own: Server, tmp_path: Path) -> None:
+    """December 2027: Pemkot carries the story's three renewed members over to 2028 from a clerk's sheet (Indonesian
+    headers, `;`): by enrollment id or by NIK; the newcomer's proposal (still PROPOSED) and a repeated row are
+    refused row by row; sending the sheet again renews nobody twice."""
+    admin = own.api("pemkot-admin")
+    with own.calendar() as set_day:
+        set_day(date(2027, 12, 5))
+        y2028 = _allocate(admin, 2028, "70000000")
+        edges = admin.data(IN_SOURCE, code="DBHCHT-2027")["enrollments"]["edges"]
+        members = [e["node"] for e in edges if e["node"]["status"] == "ACTIVE"]
+        [newcomer] = [e["node"] for e in edges if e["node"]["status"] == "PROPOSED"]
+        assert len(members) == 3
+        sheet = tmp_path / "perpanjangan-2028.csv"
+        lines = [
+            "ID Kepesertaan;NIK",
+            f"{members[0]['id']};",
+            f";{members[1]['worker']['nik']}",
+            f"{newcomer['id']};",
+            f"{members[0]['id']};",
+            f"{members[2]['id']};",
+        ]
+        sheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        token = own.token("pemkot-admin")
+        rows_before = own.sql("SELECT count(*) FROM enrollments")
+
+        done = run_client(own, token, "import-renewals", str(sheet), "--from", "DBHCHT-2027", "--to", y2028)
+        assert done.returncode == 1, done.stderr  # two rows are not renewed: the clerk must look at them
+        delimiter, report = read_csv(tmp_path / "perpanjangan-2028-report.csv")
+        assert delimiter == ";"
+        outcomes = [r["Hasil"] for r in report]
+        assert outcomes == ["DIPERPANJANG", "DIPERPANJANG", "TIDAK_DITERIMA", "TIDAK_VALID", "DIPERPANJANG"]
+        assert report[2]["Kode Kesalahan"] == "NOT_RENEWABLE"
+        assert report[3]["Kode Kesalahan"] == "DUPLICATE_IN_SHEET"
+        renewed = [r for r in report if r["Hasil"] == "DIPERPANJANG"]
+        assert {r["Nomor KPJ"] for r in renewed} == {m["membershipNumber"] for m in members}
+        assert {r["Mulai Perlindungan"] for r in renewed} == {"01/01/2028"}
+        assert own.sql("SELECT count(*) FROM enrollments") == [(rows_before[0][0] + 3,)]
+
+        again = run_client(own, token, "import-renewals", str(sheet), "--from", "DBHCHT-2027", "--to", y2028)
+        assert again.returncode == 1, again.stderr
+        _delimiter, second = read_csv(tmp_path / "perpanjangan-2028-report.csv")
+        assert [r["ID Perpanjangan"] for r in second] == [r["ID Perpanjangan"] for r in report]
+        assert own.sql("SELECT count(*) FROM enrollments") == [(rows_before[0][0] + 3,)]
+
+
 def test_the_monthly_job_runs_from_the_command_line(own: Server) -> None:
     """`rentan end-coverage` is endCoverage as BPJSTK's batch job: on 1 January 2028 (its default day: the
-    programme's today) the 2027 renewals of the story end; ahead of time it refuses, naming the dates."""
+    programme's today) the 2027 coverage of the story ends (its 2028 renewals wait for BPJSTK); ahead of time it
+    refuses, naming the dates."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("RENTAN_")},
         "RENTAN_DATABASE_URL": own.database_url,
@@ -318,5 +371,7 @@ def test_the_monthly_job_runs_from_the_command_line(own: Server) -> None:
         assert done.returncode == 0, done.stderr
         assert done.stderr.strip() == "ended the coverage of 3 members as of 2028-01-01"
         assert rentan().stderr.strip() == "ended the coverage of 0 members as of 2028-01-01"
-    ended = own.sql("SELECT e.status, count(*) FROM enrollments e WHERE e.renews_id IS NOT NULL GROUP BY e.status")
-    assert ended == [("ENDED", 3)]
+    renewals = own.sql(
+        "SELECT e.status, count(*) FROM enrollments e WHERE e.renews_id IS NOT NULL GROUP BY e.status ORDER BY e.status"
+    )
+    assert renewals == [("ENDED", 3), ("PROPOSED", 3)]  # 2027's ended; 2028's wait for BPJSTK
