@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -221,6 +222,24 @@ def _engine(settings: Settings, url: str) -> AsyncEngine:
     )
 
 
+def _cors(settings: Settings) -> list[Middleware]:
+    """Starlette's CORS middleware for the listed origins only (RENTAN_CORS_ORIGINS): POST with a bearer token and
+    a JSON body, no cookies, the request id and Retry-After readable by the page. None when no origin is listed."""
+    if not settings.cors_origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "Accept-Language"],
+            allow_credentials=False,
+            expose_headers=["X-Request-Id", "Retry-After"],
+            max_age=settings.cors_max_age_seconds,
+        )
+    ]
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -302,7 +321,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *([graphiql_assets()] if settings.graphiql_enabled else []),
         ],
         # Outermost first: every response (a 413 or a 401 included) carries the request id and gets its log line.
-        middleware=[Middleware(RequestLog), Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(RequestLog),
+            # Before anything that may refuse: a 401, 413 or 429 answered to a listed origin carries the CORS
+            # headers too, so the page can read why; a preflight is answered here, without a token.
+            *_cors(settings),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )
     app.state.engine = engine

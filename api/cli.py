@@ -60,11 +60,26 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    pass
+    """A RENTAN_* setting that is not valid stops every server command before it starts, one line per setting,
+    exit 2 (the file client reads none of them)."""
+    if ctx.invoked_subcommand == "client":
+        return
+    from pydantic import ValidationError
+
+    from api.settings import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "RENTAN_" + "_".join(str(part) for part in error["loc"]).upper()
+            typer.echo(f"{name}: {error['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
 
 
 ROLE_SCOPES = {

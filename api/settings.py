@@ -7,14 +7,18 @@ use, and the audit-trail migration ``RENTAN_DATABASE_APP_ROLE``, which runs unde
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+# scheme://host[:port]: a browser's Origin header. Hosts are names or IPv4 addresses (lower case, as browsers send).
+_ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -93,6 +97,12 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 2000
 
+    # Browser frontends on other origins (the Pemkot dashboard, kelurahan tools): the exact origins allowed to call
+    # the API from a page, comma-separated (`https://dasbor.pasuruankota.go.id,http://127.0.0.1:5173`). Empty: no
+    # cross-origin call at all. No wildcard and no cookies: a page sends its bearer token like any client.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    cors_max_age_seconds: int = Field(default=600, ge=0)  # how long a browser may reuse a preflight's answer
+
     # A training or test installation can run the programme's calendar from a file holding an ISO date or
     # date-time (Asia/Jakarta), re-read on every request, to walk through a programme year in an afternoon.
     # Refused in production: there the programme's dates are the real ones.
@@ -108,6 +118,22 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value  # `RENTAN_DATABASE_READ_URL=` (e.g. from compose's .env): no replica
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        """A comma-separated list, each an exact origin: scheme, host and port only, as a browser sends it."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list | tuple):
+            return value
+        for origin in value:
+            if not _ORIGIN.fullmatch(str(origin)):
+                raise ValueError(
+                    f"{origin!r} is not an exact origin; write scheme://host[:port] with no "
+                    "path, no trailing slash and no wildcard, e.g. https://dasbor.pasuruankota.go.id"
+                )
+        return tuple(str(o) for o in value)
 
     @field_validator("metrics_token")
     @classmethod

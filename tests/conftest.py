@@ -489,3 +489,41 @@ def open_source(admin: Api, prefix: str, allocated: str = "100000000") -> str:
     }
     assert admin.data(ALLOCATE_SOURCE, i=allocation)["recordFundingAllocation"]["errors"] == []
     return code
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture
+def chromium() -> Iterator[object]:
+    """Debian's headless Chromium under Selenium, every host name but 127.0.0.1 unresolvable (nothing may load from
+    the internet); skipped without it on a developer's machine, required in CI."""
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        missing = "Debian's chromium and chromium-driver are not installed (.ci/run installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(missing)  # CI must run the browser test, never skip it
+        pytest.skip(missing)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,900",
+        # Offline: every host name but the test server's fails to resolve, so a CDN load could not succeed.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--no-proxy-server",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -242,3 +242,23 @@ def test_version(module: str, program: str) -> None:
     done = run(module, "--version", env=dict(os.environ))
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"{program} {version('rentan')}\n"
+
+
+# --- a RENTAN_* setting that is not valid stops every server command with one line naming it, exit 2
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("RENTAN_CORS_ORIGINS", "*", "RENTAN_CORS_ORIGINS: '*' is not an exact origin"),
+        ("RENTAN_RATE_LIMIT_PER_MINUTE", "many", "RENTAN_RATE_LIMIT_PER_MINUTE: Input should be a valid integer"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, variable: str, value: str, said: str) -> None:
+    env = {**environment(tmp_path / "never-opened.sqlite3", tmp_path), variable: value}
+    for command in (["serve", "--port", "0"], ["end-coverage"], ["dev-tokens"]):
+        done = rentan(*command, env=env)
+        assert done.returncode == 2, (command, done.stderr)
+        [line] = short_and_clean(done)
+        assert line.startswith(said), line
+    assert not (tmp_path / "never-opened.sqlite3").exists()

@@ -9,20 +9,15 @@ Headers editor, runs a query and reads the answer; without /usr/bin/chromium it 
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
-import pytest
 
 from tests.conftest import HTTP, Server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 QUERY = "{ viewer { roles agency } }"
 
 
@@ -70,38 +65,6 @@ def test_page_names_only_assets_of_its_own_server(server: Server) -> None:
         # Only what is there is served: no path outside the asset folder, no listing.
         assert client.get(urljoin(server.url, "graphiql/static/")).status_code == 404
         assert client.get(urljoin(server.url, "graphiql/static/../graphiql.html")).status_code == 404
-
-
-@pytest.fixture
-def chromium() -> Iterator[object]:
-    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        missing = "Debian's chromium and chromium-driver are not installed (.ci/run installs them)"
-        if os.environ.get("CI"):
-            pytest.fail(missing)  # CI must run the browser test, never skip it
-        pytest.skip(missing)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # CI runs as root
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,900",
-        # Offline: every host name but the test server's fails to resolve, so a CDN load could not succeed.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        "--no-proxy-server",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(20)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_graphiql_runs_a_query_in_headless_chromium(server: Server, chromium: object, tmp_path: Path) -> None:
