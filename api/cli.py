@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -70,8 +71,6 @@ def _options(
     if ctx.invoked_subcommand == "client":
         return
     from pydantic import ValidationError
-
-    from api.settings import get_settings
 
     try:
         get_settings()
@@ -157,6 +156,7 @@ def lapse(
     from api.auth import Principal
     from api.commands import run_command
     from api.services.billing import lapse as run_lapse
+
     day = _job_day(as_of, scope)
 
     # The batch job acts as BPJSTK (whose act a lapse is) under a system subject, as a request would: the same
@@ -206,11 +206,57 @@ def serve(
     from api.commands import require_schema
 
     require_schema("serve")
+    if get_settings().trusted_documents_dir is not None:
+        _check_documents(get_settings().trusted_documents_dir, listing=False)
+    _check_document_roles()
 
     # access_log off: the app logs each request itself (api/logging.py), without the query string.
     uvicorn.run(
         "api.asgi:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False, access_log=False
     )
+
+
+def _check_documents(folder: Path | None, *, listing: bool) -> None:
+    """The trusted documents of ``folder`` checked against the served schema (api/documents.py): each listed
+    when ``listing``; any that does not validate named, exit 2 (a server would not start with it)."""
+    from api.documents import read_folder
+    from api.schema.build import build_schema
+
+    if folder is None or not folder.is_dir():
+        typer.echo(f"RENTAN_TRUSTED_DOCUMENTS_DIR: {folder} is not a folder of .graphql files", err=True)
+        raise typer.Exit(2)
+    documents, problems = read_folder(folder, build_schema(get_settings())._schema)
+    if listing:
+        for document in sorted(documents.values(), key=lambda d: d.name):
+            typer.echo(f"{document.id}  {document.name}  {', '.join(document.operations)}")
+    for problem in problems:
+        typer.echo(f"not valid: {problem}", err=True)
+    if problems:
+        raise typer.Exit(2)
+
+
+def _check_document_roles() -> None:
+    from api.policies.authorizer import Authorizer
+
+    roles = Authorizer().roles()
+    unknown = sorted(set(get_settings().trusted_documents_only_roles) - set(roles))
+    if unknown:
+        typer.echo(
+            f"RENTAN_TRUSTED_DOCUMENTS_ONLY_ROLES: {', '.join(unknown)} not a role of the policy ({', '.join(roles)})",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+@app.command()
+def documents(
+    folder: Annotated[
+        Path | None, typer.Option("--dir", help="The folder (default RENTAN_TRUSTED_DOCUMENTS_DIR).")
+    ] = None,
+) -> None:
+    """List the trusted documents (id, file, operations) and check each against the schema: exit 2 naming any that
+    does not validate. A frontend sends {"documentId": "<id>", "variables": {...}}."""
+    _check_documents(folder or get_settings().trusted_documents_dir, listing=True)
 
 
 @app.command()

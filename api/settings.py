@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     cors_max_age_seconds: int = Field(default=600, ge=0)  # how long a browser may reuse a preflight's answer
 
+    # Trusted documents (api/documents.py): a folder of the .graphql files first-party frontends send, validated at
+    # start and named by their SHA-256; and the roles that may send nothing else (comma-separated, e.g.
+    # `kelurahan-operator,kelurahan-viewer`), so that a stolen token of theirs runs no ad-hoc query.
+    trusted_documents_dir: Path | None = None
+    trusted_documents_only_roles: Annotated[tuple[str, ...], NoDecode] = ()
+
     # A training or test installation can run the programme's calendar from a file holding an ISO date or
     # date-time (Asia/Jakarta), re-read on every request, to walk through a programme year in an afternoon.
     # Refused in production: there the programme's dates are the real ones.
@@ -134,6 +140,13 @@ class Settings(BaseSettings):
                     "path, no trailing slash and no wildcard, e.g. https://dasbor.pasuruankota.go.id"
                 )
         return tuple(str(o) for o in value)
+
+    @field_validator("trusted_documents_only_roles", mode="before")
+    @classmethod
+    def _roles(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("metrics_token")
     @classmethod
