@@ -49,10 +49,11 @@ def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
-def coverage_has_ended(coverage_end: date | None, today: date) -> bool:
-    """THE rule of coverage that ends: its last day is behind ``today`` (the end-of-coverage job moves such an
-    ACTIVE or LAPSED enrollment to ENDED; :func:`api.rules.billing.ended_by` is its SQL)."""
-    return coverage_end is not None and coverage_end < today
+def coverage_has_ended(status: EnrollmentStatus, coverage_end: date | None, today: date) -> bool:
+    """THE rule of coverage that ends: a member still counted as covered (ACTIVE or LAPSED) whose coverage's last
+    day is behind ``today``; the end-of-coverage job moves such an enrollment to ENDED.
+    :func:`api.rules.billing.ended_by` is its SQL (tests/test_billing_rules.py proves the two alike)."""
+    return status in (S.ACTIVE, S.LAPSED) and coverage_end is not None and coverage_end < today
 
 
 def check_coverage_start(start: date, today: date, field: str) -> None:
