@@ -19,7 +19,7 @@ import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -157,6 +157,20 @@ def _check_report(file: Path, report: Path) -> None:
         raise _fail(_("--report names the input sheet itself: the report would overwrite it."), 2)
 
 
+def _run_import(file: Path, report: Path | None, url: str | None, doing: str, run: Callable[..., Any]) -> None:
+    """Every import command: the report's path checked, the run under a progress bar (``run(api, report, bar)``),
+    its summary line, and the exit code: 0 when every row ended well, 1 otherwise."""
+    from client import imports
+    from client.progress import Bar
+
+    report_path = report or imports.default_report_path(file)
+    _check_report(file, report_path)
+    with _failures(), Bar(doing) as bar:
+        summary = _with_api(url, lambda api: run(api, report_path, bar))
+    typer.echo(summary.line(), err=True)
+    raise typer.Exit(0 if summary.ok else 1)
+
+
 @client_app.command()
 def template(
     kind: Annotated[
@@ -199,14 +213,10 @@ def import_workers(
     connection error.
     """
     from client import imports
-    from client.progress import Bar
 
-    report_path = report or imports.default_report_path(file)
-    _check_report(file, report_path)
-    with _failures(), Bar(_("registering")) as bar:
-        summary = _with_api(url, lambda api: imports.import_workers(api, file, report_path, batch, bar))
-    typer.echo(summary.line(), err=True)
-    raise typer.Exit(0 if summary.ok else 1)
+    _run_import(
+        file, report, url, _("registering"), lambda api, to, bar: imports.import_workers(api, file, to, batch, bar)
+    )
 
 
 @client_app.command("import-verifications")
@@ -224,14 +234,10 @@ def import_verifications(
     VERIFIED or REJECTED, 1 when any is REFUSED or INVALID, 2 on a usage or connection error.
     """
     from client import imports
-    from client.progress import Bar
 
-    report_path = report or imports.default_report_path(file)
-    _check_report(file, report_path)
-    with _failures(), Bar(_("verifying")) as bar:
-        summary = _with_api(url, lambda api: imports.import_verifications(api, file, report_path, batch, bar))
-    typer.echo(summary.line(), err=True)
-    raise typer.Exit(0 if summary.ok else 1)
+    _run_import(
+        file, report, url, _("verifying"), lambda api, to, bar: imports.import_verifications(api, file, to, batch, bar)
+    )
 
 
 @client_app.command("import-renewals")
@@ -252,19 +258,14 @@ def import_renewals(
     is RENEWED, 1 when any is REFUSED or INVALID, 2 on a usage or connection error.
     """
     from client import imports
-    from client.progress import Bar
 
-    report_path = report or imports.default_report_path(file)
-    _check_report(file, report_path)
-    with _failures(), Bar(_("renewing")) as bar:
-        summary = _with_api(
-            url,
-            lambda api: imports.import_renewals(
-                api, file, report_path, batch, bar, from_code=from_code, to_code=to_code
-            ),
-        )
-    typer.echo(summary.line(), err=True)
-    raise typer.Exit(0 if summary.ok else 1)
+    _run_import(
+        file,
+        report,
+        url,
+        _("renewing"),
+        lambda api, to, bar: imports.import_renewals(api, file, to, batch, bar, from_code=from_code, to_code=to_code),
+    )
 
 
 @client_app.command()
