@@ -25,7 +25,7 @@ from strawberry.types import ExecutionResult
 
 from api.auth import AuthenticationError, Principal, TokenVerifier
 from api.context import Context
-from api.documents import InvalidDocuments, Requested, TrustedDocuments, named_in, request_document
+from api.documents import Requested, TrustedDocuments, named_in, request_document
 from api.graphiql import graphiql_assets, graphiql_html
 from api.limits import BodyLimit, BucketStore, RateLimit, RateLimiter, graphql_response
 from api.logging import RequestLog, configure_logging, current_request, internal_error_extensions, request_id_of
@@ -123,17 +123,12 @@ class RentanGraphQL(GraphQL[Context, None]):
         self.authorizer = authorizer
         self.engine = engine
         self.read_engine = read_engine
-        unknown = set(settings.trusted_documents_only_roles) - set(authorizer.roles())
-        if unknown:
-            raise InvalidDocuments(
-                f"RENTAN_TRUSTED_DOCUMENTS_ONLY_ROLES: {', '.join(sorted(unknown))} not a role of the policy "
-                f"({', '.join(authorizer.roles())})"
-            )
         # Validated here, once: a document that does not validate stops the server (api/documents.py).
         self.documents = TrustedDocuments.load(
             settings.trusted_documents_dir,
             schema._schema,  # graphql-core's schema, which the documents are validated against
             frozenset(settings.trusted_documents_only_roles),
+            authorizer.roles(),
         )
 
     async def get_context(self, request: Request, response: Response | None = None) -> Context:  # type: ignore[override]
@@ -174,12 +169,14 @@ class RentanGraphQL(GraphQL[Context, None]):
         """A NUL character in a query's text is refused before execution, naming where (see nul_character_at).
         Errors raised with a message of api/messages.py (FORBIDDEN, BAD_USER_INPUT, RATE_LIMITED) are answered in
         the request's language."""
-        refusal = self._document_refusal(context, request_data)
+        refusal = self.documents.refusal(context.principal.role, request_document.get(), request_data.query is not None)
         where = nul_character_at(
             request_data.query, request_data.variables, request_data.operation_name, self.settings.max_tokens or None
         )
         if refusal is not None:
-            result = ExecutionResult(data=None, errors=[refusal])
+            code, message = refusal
+            field = {"field": "documentId"} if code == "PERSISTED_QUERY_NOT_FOUND" else {}
+            result = ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code, **field})])
         elif where is not None:
             message = msg("{where}: the NUL character (U+0000) is not allowed in text.", where=where)
             result = ExecutionResult(
@@ -192,22 +189,6 @@ class RentanGraphQL(GraphQL[Context, None]):
         if result.errors:
             result.errors = [in_language(error, context.language) for error in result.errors]
         return result
-
-    def _document_refusal(self, context: Context, request_data: GraphQLRequestData) -> GraphQLError | None:
-        """PERSISTED_QUERY_NOT_FOUND for an id the server does not hold (sent without its text), and
-        TRUSTED_DOCUMENT_REQUIRED for anything but a registered document from a role limited to them."""
-        requested = request_document.get()
-        trusted = requested is not None and requested.trusted
-        if requested is not None and not trusted and request_data.query is None:
-            message = msg("documentId: no trusted document {id} is registered on this server.", id=requested.id)
-            return GraphQLError(message, extensions={"code": "PERSISTED_QUERY_NOT_FOUND", "field": "documentId"})
-        if context.principal.role in self.documents.only_roles and not trusted:
-            message = msg(
-                "{role} sends only the registered documents of its application (documentId: sha256:...).",
-                role=context.principal.role,
-            )
-            return GraphQLError(message, extensions={"code": "TRUSTED_DOCUMENT_REQUIRED"})
-        return None
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

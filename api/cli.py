@@ -206,9 +206,7 @@ def serve(
     from api.commands import require_schema
 
     require_schema("serve")
-    if get_settings().trusted_documents_dir is not None:
-        _check_documents(get_settings().trusted_documents_dir, listing=False)
-    _check_document_roles()
+    _check_documents(get_settings().trusted_documents_dir, listing=False)
 
     # access_log off: the app logs each request itself (api/logging.py), without the query string.
     uvicorn.run(
@@ -217,35 +215,24 @@ def serve(
 
 
 def _check_documents(folder: Path | None, *, listing: bool) -> None:
-    """The trusted documents of ``folder`` checked against the served schema (api/documents.py): each listed
-    when ``listing``; any that does not validate named, exit 2 (a server would not start with it)."""
-    from api.documents import read_folder
+    """The trusted-document settings checked as the server checks them at start (api/documents.py), each problem
+    one line and exit 2; with ``listing``, each document's id, file and operations first."""
+    from api.documents import InvalidDocuments, TrustedDocuments
+    from api.policies.authorizer import Authorizer
     from api.schema.build import build_schema
 
-    if folder is None or not folder.is_dir():
-        typer.echo(f"RENTAN_TRUSTED_DOCUMENTS_DIR: {folder} is not a folder of .graphql files", err=True)
-        raise typer.Exit(2)
-    documents, problems = read_folder(folder, build_schema(get_settings())._schema)
+    settings = get_settings()
+    schema = build_schema(settings)._schema
+    only_roles = frozenset(settings.trusted_documents_only_roles)
+    try:
+        registry = TrustedDocuments.load(folder, schema, only_roles, Authorizer().roles())
+    except InvalidDocuments as invalid:
+        for problem in invalid.problems:
+            typer.echo(problem, err=True)
+        raise typer.Exit(2) from None
     if listing:
-        for document in sorted(documents.values(), key=lambda d: d.name):
+        for document in sorted(registry.documents.values(), key=lambda d: d.name):
             typer.echo(f"{document.id}  {document.name}  {', '.join(document.operations)}")
-    for problem in problems:
-        typer.echo(f"not valid: {problem}", err=True)
-    if problems:
-        raise typer.Exit(2)
-
-
-def _check_document_roles() -> None:
-    from api.policies.authorizer import Authorizer
-
-    roles = Authorizer().roles()
-    unknown = sorted(set(get_settings().trusted_documents_only_roles) - set(roles))
-    if unknown:
-        typer.echo(
-            f"RENTAN_TRUSTED_DOCUMENTS_ONLY_ROLES: {', '.join(unknown)} not a role of the policy ({', '.join(roles)})",
-            err=True,
-        )
-        raise typer.Exit(2)
 
 
 @app.command()
@@ -256,7 +243,11 @@ def documents(
 ) -> None:
     """List the trusted documents (id, file, operations) and check each against the schema: exit 2 naming any that
     does not validate. A frontend sends {"documentId": "<id>", "variables": {...}}."""
-    _check_documents(folder or get_settings().trusted_documents_dir, listing=True)
+    folder = folder or get_settings().trusted_documents_dir
+    if folder is None:
+        typer.echo("no folder: give --dir or set RENTAN_TRUSTED_DOCUMENTS_DIR", err=True)
+        raise typer.Exit(2)
+    _check_documents(folder, listing=True)
 
 
 @app.command()

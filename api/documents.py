@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +27,19 @@ from typing import Any
 from graphql import GraphQLSchema, OperationDefinitionNode, parse, validate
 from graphql.error import GraphQLSyntaxError
 
+from api.messages import Message, msg
+
 PREFIX = "sha256:"
 _HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class InvalidDocuments(Exception):
-    """Registered documents that do not parse or validate: the server does not start with them."""
+    """Trusted-document settings the server does not start with: a line per problem (a document that does not
+    parse or validate, a folder that is not one, a role the policy does not have)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -102,15 +109,42 @@ class TrustedDocuments:
         self.only_roles = only_roles
 
     @classmethod
-    def load(cls, folder: Path | None, schema: GraphQLSchema, only_roles: frozenset[str]) -> TrustedDocuments:
-        if folder is None:
-            return cls({}, only_roles)
-        if not folder.is_dir():
-            raise InvalidDocuments(f"RENTAN_TRUSTED_DOCUMENTS_DIR: {folder} is not a folder")
-        documents, problems = read_folder(folder, schema)
+    def load(
+        cls, folder: Path | None, schema: GraphQLSchema, only_roles: frozenset[str], roles: Collection[str]
+    ) -> TrustedDocuments:
+        """The registry of ``folder`` (none: no document), every problem raised at once (InvalidDocuments): what
+        the server checks at start, and `rentan serve` before it."""
+        problems: list[str] = []
+        unknown = sorted(only_roles - set(roles))
+        if unknown:
+            problems.append(
+                f"RENTAN_TRUSTED_DOCUMENTS_ONLY_ROLES: {', '.join(unknown)} not a role of the policy "
+                f"({', '.join(roles)})"
+            )
+        documents: dict[str, TrustedDocument] = {}
+        if folder is not None and not folder.is_dir():
+            problems.append(f"RENTAN_TRUSTED_DOCUMENTS_DIR: {folder} is not a folder of .graphql files")
+        elif folder is not None:
+            documents, invalid = read_folder(folder, schema)
+            problems += [f"not valid: {line}" for line in invalid]
         if problems:
-            raise InvalidDocuments("trusted documents that do not validate against the schema:\n" + "\n".join(problems))
+            raise InvalidDocuments(problems)
         return cls(documents, only_roles)
+
+    def refusal(self, role: str, requested: Requested | None, has_query: bool) -> tuple[str, Message] | None:
+        """Why a request is not run, as (code, message), or None: PERSISTED_QUERY_NOT_FOUND for an id the server
+        does not hold sent without a text; TRUSTED_DOCUMENT_REQUIRED for anything but a registered document from a
+        role limited to them."""
+        trusted = requested is not None and requested.trusted
+        if requested is not None and not trusted and not has_query:
+            return "PERSISTED_QUERY_NOT_FOUND", msg(
+                "documentId: no trusted document {id} is registered on this server.", id=requested.id
+            )
+        if role in self.only_roles and not trusted:
+            return "TRUSTED_DOCUMENT_REQUIRED", msg(
+                "{role} sends only the registered documents of its application (documentId: sha256:...).", role=role
+            )
+        return None
 
     def find(self, named: Named) -> TrustedDocument | None:
         """The document a request names, or None when the server holds none by that id (or the id is not one)."""
