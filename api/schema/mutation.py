@@ -176,7 +176,7 @@ class Mutation(PolicyMutation):
             )
         # The batch is one unit too: an unexpected error in any item undoes the whole batch, never half of it.
         async with info.context.db.savepoint():
-            await enrollments.prefetch_for_verification(info.context, [item.enrollment_id for item in input])
+            await enrollments.prefetch_enrollments(info.context, [item.enrollment_id for item in input])
             today = info.context.today
             outcomes = []
             for item in input:
@@ -312,6 +312,7 @@ class Mutation(PolicyMutation):
         # As verifyEnrollments: one unit for the batch (an unexpected error undoes all of it), one per item.
         async with ctx.db.savepoint():
             ids = input.enrollment_ids if input.enrollment_ids is not None else await renewals.candidates(ctx, renewal)
+            await enrollments.prefetch_enrollments(ctx, ids, histories=True)
             outcomes = []
             for gid in [strawberry.ID(i) for i in ids]:
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import Select, exists, insert, select, update
@@ -49,16 +50,20 @@ def enrollments_query(
     return stmt
 
 
-async def prefetch_for_verification(ctx: Context, enrollment_gids: list[str]) -> None:
-    """Load a batch's enrollments and their workers in two statements, so that each item then finds them in the
-    request's loaders instead of asking one by one. Ids that do not parse are left for the item to refuse."""
+async def prefetch_enrollments(ctx: Context, enrollment_gids: Sequence[str], *, histories: bool = False) -> None:
+    """Load a batch's enrollments and their workers in two statements (and, with ``histories``, every enrollment
+    of those workers in a third), so that each item then finds them in the request's loaders instead of asking
+    one by one. Ids that do not parse are left for the item to refuse."""
     ids = []
     for gid in enrollment_gids:
         parsed = parse_global_id(gid)
         if parsed is not None and parsed[0] == "Enrollment":
             ids.append(parsed[1])
     rows = await ctx.loaders.enrollment_by_id.load_many(ids)
-    await ctx.loaders.worker_by_id.load_many([r.worker_id for r in rows if r is not None])
+    workers = [r.worker_id for r in rows if r is not None]
+    await ctx.loaders.worker_by_id.load_many(workers)
+    if histories:
+        await ctx.loaders.enrollments_by_worker.load_many(workers)
 
 
 async def visible_enrollment(ctx: Context, enrollment_id: int, field: str) -> Enrollment:

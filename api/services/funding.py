@@ -118,7 +118,9 @@ def _coverage_problems(fiscal_year: int, start: date | None, end: date | None) -
         if start.day != 1:
             problems.append(
                 Problem(
-                    "INVALID_PERIOD", msg("coverageStart: coverage starts on the first of a month."), "coverageStart"
+                    "INVALID_PERIOD",
+                    msg("{field}: coverage starts on the first of a month.", field="coverageStart"),
+                    "coverageStart",
                 )
             )
     return problems
@@ -217,4 +219,3 @@ async def allocate(ctx: Context, a: Allocation) -> tuple[FundingSource, bool]:
         detail=f"code={a.code};allocated={a.allocated};{action_detail}",
     )
     return source, action_detail != "created"
-

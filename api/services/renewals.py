@@ -103,7 +103,10 @@ async def renew(ctx: Context, renewal: Renewal, enrollment_gid: str, today: date
                 field,
             )
         )
-    made: list[Enrollment] = list(await ctx.db.scalars(select(Enrollment).where(Enrollment.renews_id == old.id)))
+    worker = await visible_worker(ctx, old.worker_id)
+    # The worker's enrollments (prefetched for the batch) hold any renewal of this one: no statement per item.
+    history = await ctx.loaders.enrollments_by_worker.load(worker.id)
+    made = [e for e in history if e.renews_id == old.id]
     if made:
         if made[0].funding_source_id == renewal.new.id:
             return made[0]  # renewed before, into this source: the retry's answer, nothing done twice
@@ -142,9 +145,7 @@ async def renew(ctx: Context, renewal: Renewal, enrollment_gid: str, today: date
                 field,
             )
         )
-    worker = await visible_worker(ctx, old.worker_id)
     check_age(ctx, worker, start, field)
-    history = await ctx.loaders.enrollments_by_worker.load(worker.id)
     if any(e.status in OPEN_STATUSES and e.id != old.id and e.renews_id is None for e in history):
         raise duplicate_proposal()
     programmes = frozenset(p for p in old.programmes.split(",") if p)
