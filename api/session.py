@@ -63,9 +63,9 @@ class Db:
         async with self._lock:
             return await self.session.execute(statement, params)
 
-    async def scalars(self, statement: Executable) -> Sequence[Any]:
+    async def scalars(self, statement: Executable, params: Any = None) -> Sequence[Any]:
         async with self._lock:
-            return (await self.session.scalars(statement)).all()
+            return (await self.session.scalars(statement, params)).all()
 
     async def scalar(self, statement: Executable) -> Any:
         async with self._lock:

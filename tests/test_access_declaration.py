@@ -76,9 +76,7 @@ def test_every_root_field_mutation_and_object_type_is_declared(served: Any) -> N
     }
 
 
-def test_a_schema_with_an_undeclared_mutation_does_not_build(
-    served: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_schema_with_an_undeclared_mutation_does_not_build(served: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The check is the build's: leave one mutation out of the declaration and the server cannot start."""
     monkeypatch.delitem(access.FIELDS, "Mutation.recordBillPayment")
     with pytest.raises(UndeclaredAccess, match=r"Mutation\.recordBillPayment"):

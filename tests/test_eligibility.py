@@ -15,9 +15,7 @@ TERMINATE = """mutation T($i: TerminateEnrollmentInput!) {
   terminateEnrollment(input: $i) { enrollment { status } errors { code message } } }"""
 
 
-def _covered_then_terminated(
-    server: Server, admin: Api, operator: Api, verifier: Api, source: str, reason: str
-) -> str:
+def _covered_then_terminated(server: Server, admin: Api, operator: Api, verifier: Api, source: str, reason: str) -> str:
     """Register, propose, approve and terminate a worker (on the coverage's first day: a termination is recorded
     once it has happened); return the worker's id."""
     start = programme_today().replace(day=28) + timedelta(days=4)

@@ -278,8 +278,10 @@ MUTATIONS = [
                 "enrollmentIds": [ids.enrollment],
             }
         },
-        lambda data: [e["code"] for e in data["renewEnrollments"]["errors"]]
-        + [e["code"] for o in data["renewEnrollments"]["outcomes"] for e in o["errors"]],
+        lambda data: (
+            [e["code"] for e in data["renewEnrollments"]["errors"]]
+            + [e["code"] for o in data["renewEnrollments"]["outcomes"] for e in o["errors"]]
+        ),
     ),
     MutationCase(
         "terminateEnrollment",

@@ -242,9 +242,7 @@ def install(schema: GraphQLSchema, guards: Guards) -> None:
                     raise UndeclaredAccess(f"interface field {interface.name}.{name}: declare it on each object")
 
 
-def _root_fields(
-    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
-) -> Iterator[FieldNode]:
+def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> Iterator[FieldNode]:
     """The root fields of an operation, through fragments, whatever their directives: a mutation skipped by
     @skip is still checked, so the answer never depends on a variable."""
     for selection in selection_set.selections:

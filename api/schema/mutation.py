@@ -53,33 +53,33 @@ def _unset(value: Any) -> bool:
     return value is None or value is strawberry.UNSET
 
 
-async def _register(info: Info, input: RegisterWorkerInput) -> WorkerPayload:
-    today = info.context.today
-
-    async def work() -> tuple[Any, list[Problem]]:
-        return await workers.register(
-            info.context,
-            nik=input.nik,
-            full_name=input.full_name,
-            birth_date=input.birth_date,
-            sex=input.sex,
-            occupation=input.occupation,
-            monthly_income=int(input.monthly_income),
-            kelurahan_code=input.kelurahan_code,
-            phone=input.phone,
-            address=input.address,
-            family_card_number=input.family_card_number,
-            idempotency_key=input.idempotency_key,
-            today=today,
+async def _register(info: Info, inputs: list[RegisterWorkerInput]) -> list[WorkerPayload]:
+    """registerWorker and registerWorkers alike: one unit (an unexpected error undoes all of it), in which each
+    item succeeds or fails alone (api/services/workers.py)."""
+    items = [
+        workers.Registration(
+            nik=item.nik,
+            full_name=item.full_name,
+            birth_date=item.birth_date,
+            sex=item.sex,
+            occupation=item.occupation,
+            monthly_income=int(item.monthly_income),
+            kelurahan_code=item.kelurahan_code,
+            phone=item.phone,
+            address=item.address,
+            family_card_number=item.family_card_number,
+            idempotency_key=item.idempotency_key,
         )
-
-    def payload(result: Any, problems: list[UserError]) -> WorkerPayload:
-        if result is None:
-            return WorkerPayload(worker=None, errors=problems)
-        worker, warnings = result
-        return WorkerPayload(worker=t.Worker.of(worker), errors=[], warnings=errors(warnings))
-
-    return await mutate(info, work, payload)
+        for item in inputs
+    ]
+    async with info.context.db.savepoint():
+        outcomes = await workers.register_many(info.context, items, today=info.context.today)
+    return [
+        WorkerPayload(worker=t.Worker.of(o.worker), errors=[], warnings=errors(o.warnings))
+        if o.worker is not None
+        else WorkerPayload(worker=None, errors=errors(o.problems))
+        for o in outcomes
+    ]
 
 
 def _moved_out_of_view(code: str) -> UserError:
@@ -96,7 +96,8 @@ def _moved_out_of_view(code: str) -> UserError:
 class Mutation(PolicyMutation):
     @strawberry.mutation
     async def register_worker(self, info: Info, input: RegisterWorkerInput) -> WorkerPayload:
-        return await _register(info, input)
+        [payload] = await _register(info, [input])
+        return payload
 
     @strawberry.mutation(
         description="Register many residents at once (a kelurahan's sheet): each item succeeds or fails alone, "
@@ -106,9 +107,7 @@ class Mutation(PolicyMutation):
         refused = batch_too_large(input)
         if refused is not None:
             return RegisterWorkersPayload(outcomes=[WorkerPayload(worker=None, errors=refused)] * len(input))
-        # As verifyEnrollments: one unit for the batch (an unexpected error undoes all of it), one per item.
-        async with info.context.db.savepoint():
-            return RegisterWorkersPayload(outcomes=[await _register(info, item) for item in input])
+        return RegisterWorkersPayload(outcomes=await _register(info, input))
 
     @strawberry.mutation
     async def update_worker(self, info: Info, input: UpdateWorkerInput) -> WorkerPayload:

@@ -295,8 +295,6 @@ class Enrollment(Node):
         return [VerificationCheck(kind=c.kind, passed=c.passed, note=c.note) for c in rows]
 
 
-
-
 @strawberry.type(description="A move between kelurahan of the city, recorded by the office the resident left.")
 class WorkerMove:
     from_kelurahan_code: str

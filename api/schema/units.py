@@ -33,9 +33,7 @@ def errors(problems: list[Problem]) -> list[UserError]:
     return [UserError.of(p) for p in problems]
 
 
-async def mutate(
-    info: Info, work: Callable[[], Awaitable[R]], payload: Callable[[R | None, list[UserError]], P]
-) -> P:
+async def mutate(info: Info, work: Callable[[], Awaitable[R]], payload: Callable[[R | None, list[UserError]], P]) -> P:
     """One mutation: ``work`` as a unit, then its payload from the result (None when refused) and the errors."""
     result, problems = await unit(info, work)
     return payload(result, errors(problems))
