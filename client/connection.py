@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import SecretStr
@@ -64,8 +63,10 @@ class Viewer:
     agency: str
     scope: list[str]
     permissions: list[str]
-    # The server's clock when it answered (its HTTP Date header): rows registered before it were not this run's.
-    server_time: datetime | None
+    # The server's clock when it answered, to the microsecond, read before a run sends anything: what the server
+    # stamped (registeredAt, verifiedAt, proposedAt) before it was there before the run; what it stamps in the run
+    # comes after. (It was the HTTP Date header, whole seconds trailing by up to two: each run waited two seconds.)
+    server_time: datetime
 
 
 class Api:
@@ -183,48 +184,14 @@ class Api:
             )
         )
 
-    def server_time(self) -> datetime | None:
-        headers = getattr(self._transport, "response_headers", None)
-        value = headers.get("date") if headers is not None else None
-        if not value:
-            return None
-        try:
-            return parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-
-    def run_start(self, seen: datetime | None, patience: float = 5.0) -> datetime | None:
-        """A server time T such that whatever the server recorded before ``seen`` was answered is older than T,
-        and whatever it records from now on is not: waits (a second or two) until the server's clock has passed T.
-
-        The reports use it to tell a row an earlier run registered (the server replays its idempotency key) from
-        a row registered now. The HTTP Date header counts whole seconds and uvicorn refreshes it once a second,
-        so it trails the real time by up to two seconds; T is two seconds past ``seen``. The header never runs
-        ahead of the server's clock, so a row registered in this run is never reported as registered before.
-        None (no such distinction) when the server sends no Date header or its clock does not move.
-        """
-        if seen is None:
-            return None
-        threshold = seen + timedelta(seconds=2)
-        deadline = time.monotonic() + patience
-        while time.monotonic() < deadline:
-            self.execute("query Clock { viewer { subject } }")
-            now = self.server_time()
-            if now is None:
-                return None
-            if now >= threshold:
-                return threshold
-            time.sleep(0.25)
-        return None
-
     def viewer(self) -> Viewer:
-        data = self.execute("query Viewer { viewer { subject agency scope permissions } }")["viewer"]
+        data = self.execute("query Viewer { viewer { subject agency scope permissions serverTime } }")["viewer"]
         return Viewer(
             subject=data["subject"],
             agency=data["agency"],
             scope=list(data["scope"]),
             permissions=list(data["permissions"]),
-            server_time=self.server_time(),
+            server_time=datetime.fromisoformat(data["serverTime"]),
         )
 
 

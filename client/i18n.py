@@ -38,7 +38,6 @@ CATALOG = Path(__file__).resolve().parent / "locale" / "id" / "LC_MESSAGES" / "c
 _state = {"language": "en"}  # library use: the source strings; client.cli sets the command line's language
 
 
-
 def set_language(language: str) -> None:
     if language not in LANGUAGES:
         raise ValueError(f"language is one of {', '.join(LANGUAGES)}, not {language!r}")

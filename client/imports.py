@@ -175,9 +175,9 @@ def _alone(exc: QueryFailed) -> list[dict[str, Any]]:
     return [{"code": (exc.codes or ["GRAPHQL_ERROR"])[0], "field": None, "message": str(exc)}]
 
 
-def _before(stamp: str | None, run_start: datetime | None) -> bool:
+def _before(stamp: str | None, run_start: datetime) -> bool:
     """Whether the server recorded ``stamp`` before this run began (so this run changed nothing)."""
-    if stamp is None or run_start is None:
+    if stamp is None:
         return False
     try:
         return datetime.fromisoformat(stamp) < run_start
@@ -328,7 +328,7 @@ def import_workers(api: Api, path: Path, report: Path, batch: int, progress: Pro
         first_row[values["nik"]] = row.number
         pending.append((index, worker_input(values)))
 
-    run_start = api.run_start(viewer.server_time) if pending else None
+    run_start = viewer.server_time
     progress.start(len(sheet.rows), _("rows"))
     progress.advance(len(sheet.rows) - len(pending))
 
@@ -358,7 +358,7 @@ def import_workers(api: Api, path: Path, report: Path, batch: int, progress: Pro
     )
 
 
-def _apply_worker_outcome(result: RowResult, outcome: dict[str, Any], run_start: datetime | None) -> None:
+def _apply_worker_outcome(result: RowResult, outcome: dict[str, Any], run_start: datetime) -> None:
     worker = outcome.get("worker")
     errors = list(outcome.get("errors") or [])
     result.warnings = server_messages(WORKERS, list(outcome.get("warnings") or []))
@@ -666,7 +666,7 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
             (index, verification_input(enrollment_id, values))
             for index, enrollment_id, values in _resolve_enrollments(api, VERIFICATIONS, parsed, results, progress)
         ]
-        run_start = api.run_start(viewer.server_time) if pending else None
+        run_start = viewer.server_time
 
         def send(items: Sequence[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
             data = api.execute(VERIFY_ENROLLMENTS, {"input": [item for _index, item in items]})
@@ -687,7 +687,7 @@ def import_verifications(api: Api, path: Path, report: Path, batch: int, progres
     )
 
 
-def _apply_verification_outcome(result: RowResult, outcome: dict[str, Any], run_start: datetime | None) -> None:
+def _apply_verification_outcome(result: RowResult, outcome: dict[str, Any], run_start: datetime) -> None:
     enrollment = outcome.get("enrollment")
     errors = list(outcome.get("errors") or [])
     result.codes = [str(e.get("code")) for e in errors]
@@ -767,7 +767,7 @@ def import_renewals(
             (index, {"enrollmentId": enrollment_id})
             for index, enrollment_id, _values in _resolve_enrollments(api, RENEWALS, parsed, results, progress)
         ]
-        run_start = api.run_start(viewer.server_time) if pending else None
+        run_start = viewer.server_time
 
         def send(items: Sequence[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
             request = {
@@ -795,7 +795,7 @@ def import_renewals(
     )
 
 
-def _apply_renewal_outcome(result: RowResult, outcome: dict[str, Any], run_start: datetime | None) -> None:
+def _apply_renewal_outcome(result: RowResult, outcome: dict[str, Any], run_start: datetime) -> None:
     renewal = outcome.get("renewal")
     errors = list(outcome.get("errors") or [])
     result.codes = [str(e.get("code")) for e in errors]

@@ -1,5 +1,6 @@
-"""`rentan client`: sheets in and out of the live test server, run as a person runs it (a subprocess with
-RENTAN_URL and RENTAN_TOKEN), its reports read back and every claim checked against the API or the database.
+"""`rentan client`: sheets in and out of the live test server, run as a person runs it (its command line with
+RENTAN_URL and RENTAN_TOKEN, in this process: tests/client_runner.py), its reports read back and every claim
+checked against the API or the database.
 
 Each test's tokens carry a subject of their own, so that idempotency keys (kept per subject) of one test never
 answer for another's.
@@ -8,7 +9,6 @@ answer for another's.
 from __future__ import annotations
 
 import csv
-import os
 import re
 import secrets
 import subprocess
@@ -23,6 +23,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests import conftest
+from tests.client_runner import run_client_program
 from tests.conftest import BUGUL_LOR, KARANGKETUG, ROOT, Api, Server, new_nik, open_source, register_worker
 from tests.documents import PROPOSE
 
@@ -47,20 +48,11 @@ BY_NIK = "query W($n: String!) { workerByNik(nik: $n) { id fullName birthDate se
 def run_client(
     server: Server, token: str | None, *args: str, url: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RENTAN_URL", "RENTAN_TOKEN")}
-    env["RENTAN_URL"] = url or server.url
-    if token is not None:
-        env["RENTAN_TOKEN"] = token
+    """The client with RENTAN_URL and RENTAN_TOKEN (tests/client_runner.py: in this process)."""
     # English output: these tests read the reports' English headers and outcomes (tests/test_client_id.py runs the
     # client in its default, Indonesian).
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", "client", "--lang", "en", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    env = {"RENTAN_URL": url or server.url, "RENTAN_TOKEN": token, "RENTAN_LANG": None}
+    return run_client_program(env, ["--lang", "en", *args])
 
 
 def read_table(path: Path, sheet: str | None = None) -> list[dict[str, Any]]:

@@ -3,18 +3,16 @@ values, day-first dates, a title row above the headers, a phone typed as a numbe
 Excel) import cleanly; a resident another kelurahan holds is an outcome of its own with exit code 1; the report
 keeps its input's delimiter; exports show WIB times and Rp with dots; and every message has its translation.
 
-The client runs as a person runs it (a subprocess with RENTAN_URL and RENTAN_TOKEN, no --lang), against the suite's
-server; birth dates are fixed, nothing here depends on today's date.
+The client runs as a person runs it (its command line with RENTAN_URL and RENTAN_TOKEN, no --lang; in this process:
+tests/client_runner.py), against the suite's server; birth dates are fixed, nothing here depends on today's date.
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import re
 import secrets
 import subprocess
-import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import Workbook, load_workbook
 
+from tests.client_runner import run_client_program
 from tests.conftest import BUGUL_LOR, KARANGKETUG, ROOT, Api, Server, new_nik, open_source, register_worker
 from tests.documents import PROPOSE
 
@@ -49,19 +48,9 @@ LOCALE_DIR = ROOT / "client" / "locale" / "id" / "LC_MESSAGES"
 
 
 def run_client(server: Server, token: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    """The client as a clerk runs it: no --lang, no RENTAN_LANG (Bahasa Indonesia)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("RENTAN_URL", "RENTAN_TOKEN", "RENTAN_LANG")}
-    env["RENTAN_URL"] = server.url
-    if token is not None:
-        env["RENTAN_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", "client", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    """The client as a clerk runs it: no --lang, no RENTAN_LANG (Bahasa Indonesia); in this process
+    (tests/client_runner.py)."""
+    return run_client_program({"RENTAN_URL": server.url, "RENTAN_TOKEN": token, "RENTAN_LANG": None}, args)
 
 
 def read_csv(path: Path) -> tuple[str, list[dict[str, str]]]:

@@ -28,6 +28,7 @@ from api.schema.summary import (
 )
 from api.services import audit, enrollments, funding, nik_lookups, summary, workers
 from db import models
+from db.base import utcnow
 from db.models import EnrollmentStatus
 
 Info = t.Info
@@ -71,6 +72,7 @@ class Query(PolicyQuery):
             roles=[p.role],
             scope=list(p.scope),
             permissions=[str(perm) for perm in ctx.authorizer.permissions_of(p.role, p.subject, p.scope)],
+            server_time=utcnow(),
         )
 
     @strawberry.field

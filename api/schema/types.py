@@ -435,3 +435,7 @@ class Viewer:
     roles: list[str]
     scope: list[str] = strawberry.field(description="Region codes the viewer may see.")
     permissions: list[str] = strawberry.field(description="Permissions as resource:action strings.")
+    server_time: datetime = strawberry.field(
+        description="The server's clock as it answers, to the microsecond: the clock registeredAt, proposedAt and "
+        "verifiedAt are stamped with. A client that reads it before sending tells what it did from what was there."
+    )
