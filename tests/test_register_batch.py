@@ -5,8 +5,10 @@ sent one by one through registerWorker (the batch of one) answer alike; a batch 
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.conftest import BUGUL_LOR, KARANGKETUG, Api, Server, new_nik, worker_input
@@ -133,3 +135,32 @@ def test_a_batch_sent_again_writes_nothing(server: Server, operator: Api) -> Non
     assert [o["worker"]["id"] for o in second] == [o["worker"]["id"] for o in first]
     assert all(o["errors"] == [] for o in first + second)
     registered_once(server, first)
+
+
+def test_concurrent_batches_of_the_same_residents_register_each_once(server: Server) -> None:
+    """Four offices' batches of the same 60 residents, each in its own order, sent at once: every resident is
+    registered by exactly one batch and is a DUPLICATE_NIK in the others; none waits forever on another (the rows
+    are written in NIK order, so two batches take their locks alike)."""
+    niks = [new_nik() for _ in range(60)]
+    orders = [niks, niks[::-1], niks[30:] + niks[:30], niks[1::2] + niks[::2]]
+    clients = [server.api("kelurahan-operator", subject=f"batch-race-{i}@test") for i in range(len(orders))]
+    barrier = threading.Barrier(len(orders))
+
+    def send(i: int) -> list[dict[str, Any]]:
+        items = [worker_input(BUGUL_LOR, nik=nik) for nik in orders[i]]
+        barrier.wait(timeout=30)
+        return batch(clients[i])(items)
+
+    with ThreadPoolExecutor(max_workers=len(orders)) as pool:
+        answers = list(pool.map(send, range(len(orders))))
+    winners: dict[str, int] = {}
+    for i, outcomes in enumerate(answers):
+        for nik, outcome in zip(orders[i], outcomes, strict=True):
+            if outcome["worker"] is not None:
+                assert outcome["errors"] == []
+                winners[nik] = winners.get(nik, 0) + 1
+            else:
+                assert codes(outcome) == [("DUPLICATE_NIK", "nik")]
+    assert winners == dict.fromkeys(niks, 1)
+    rows = server.sql("SELECT nik, COUNT(*) FROM workers WHERE nik LIKE '357806%' GROUP BY nik")
+    assert {nik: n for nik, n in rows if nik in winners} == dict.fromkeys(niks, 1)
