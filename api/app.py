@@ -25,6 +25,7 @@ from strawberry.types import ExecutionResult
 
 from api.auth import AuthenticationError, Principal, TokenVerifier
 from api.context import Context
+from api.dashboard import dashboard_routes
 from api.documents import Requested, TrustedDocuments, named_in, request_document
 from api.graphiql import graphiql_assets, graphiql_html
 from api.limits import BodyLimit, BucketStore, RateLimit, RateLimiter, graphql_response
@@ -348,6 +349,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/metrics", metrics_endpoint(engine, read_engine, settings=settings)),
             # GraphiQL's own assets, public and outside BearerAuth: the page loads nothing from a CDN.
             *([graphiql_assets()] if settings.graphiql_enabled else []),
+            # The reference dashboard and its assets, public as GraphiQL's: its data still needs a bearer token.
+            *dashboard_routes(settings),
         ],
         # Outermost first: every response (a 413 or a 401 included) carries the request id and gets its log line.
         middleware=[

@@ -12,6 +12,10 @@ An id the server does not hold answers ``PERSISTED_QUERY_NOT_FOUND`` (the code A
 listed in ``RENTAN_TRUSTED_DOCUMENTS_ONLY_ROLES`` may send nothing else (``TRUSTED_DOCUMENT_REQUIRED``): a stolen
 kelurahan token then runs only what the kelurahan's own application asks, never an ad-hoc query. What a document
 may read is still decided field by field by the authorizer, as for any query.
+
+The documents of the reference dashboard the API serves itself (api/dashboard.py) ship with the package, in
+``SHIPPED``, and are registered on every server besides the deployment's folder: the page works wherever the API
+runs, for roles limited to trusted documents too.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from graphql.error import GraphQLSyntaxError
 from api.messages import Message, msg
 
 PREFIX = "sha256:"
+SHIPPED = Path(__file__).resolve().parent / "static" / "dashboard" / "documents"
+SHIPPED_LABEL = "dashboard/"  # how a shipped document's file is named for people: `dashboard/viewer.graphql`
 _HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -61,21 +67,23 @@ def _operations(text: str) -> tuple[str, ...]:
     )
 
 
-def read_folder(folder: Path, schema: GraphQLSchema) -> tuple[dict[str, TrustedDocument], list[str]]:
-    """Every ``*.graphql`` of ``folder`` by id, and a line per file that does not parse or validate."""
+def read_folder(folder: Path, schema: GraphQLSchema, label: str = "") -> tuple[dict[str, TrustedDocument], list[str]]:
+    """Every ``*.graphql`` of ``folder`` by id, and a line per file that does not parse or validate; each file
+    named ``label`` + its name."""
     documents: dict[str, TrustedDocument] = {}
     problems: list[str] = []
     for path in sorted(folder.glob("*.graphql")):
         text = path.read_text(encoding="utf-8")
+        name = label + path.name
         try:
             errors = validate(schema, parse(text))
         except GraphQLSyntaxError as exc:
-            problems.append(f"{path.name}: {exc.message}")
+            problems.append(f"{name}: {exc.message}")
             continue
         if errors:
-            problems += [f"{path.name}: {e.message}" for e in errors]
+            problems += [f"{name}: {e.message}" for e in errors]
             continue
-        document = TrustedDocument(document_id(text), path.name, text, _operations(text))
+        document = TrustedDocument(document_id(text), name, text, _operations(text))
         documents[document.id] = document
     return documents, problems
 
@@ -110,10 +118,16 @@ class TrustedDocuments:
 
     @classmethod
     def load(
-        cls, folder: Path | None, schema: GraphQLSchema, only_roles: frozenset[str], roles: Collection[str]
+        cls,
+        folder: Path | None,
+        schema: GraphQLSchema,
+        only_roles: frozenset[str],
+        roles: Collection[str],
+        shipped: Path | None = SHIPPED,
     ) -> TrustedDocuments:
-        """The registry of ``folder`` (none: no document), every problem raised at once (InvalidDocuments): what
-        the server checks at start, and `rentan serve` before it."""
+        """The registry of ``folder`` (none: no document of the deployment's) and of ``shipped`` (the dashboard's),
+        every problem raised at once (InvalidDocuments): what the server checks at start, and `rentan serve` before
+        it. A shipped document that no longer validates is this code's bug, and stops the server the same way."""
         problems: list[str] = []
         unknown = sorted(only_roles - set(roles))
         if unknown:
@@ -122,10 +136,14 @@ class TrustedDocuments:
                 f"({', '.join(roles)})"
             )
         documents: dict[str, TrustedDocument] = {}
+        if shipped is not None:
+            documents, invalid = read_folder(shipped, schema, SHIPPED_LABEL)
+            problems += [f"not valid: {line}" for line in invalid]
         if folder is not None and not folder.is_dir():
             problems.append(f"RENTAN_TRUSTED_DOCUMENTS_DIR: {folder} is not a folder of .graphql files")
         elif folder is not None:
-            documents, invalid = read_folder(folder, schema)
+            own, invalid = read_folder(folder, schema)
+            documents |= own  # the same text in both is the same id, the same document
             problems += [f"not valid: {line}" for line in invalid]
         if problems:
             raise InvalidDocuments(problems)

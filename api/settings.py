@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -19,6 +20,13 @@ from sqlalchemy.exc import ArgumentError
 
 # scheme://host[:port]: a browser's Origin header. Hosts are names or IPv4 addresses (lower case, as browsers send).
 _ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?")
+# An OpenID Connect issuer: an origin as above, then an optional path (no query, no fragment, no trailing slash).
+_ISSUER = re.compile(_ORIGIN.pattern + r"(/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*")
+
+
+def _secure(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" or parts.hostname in ("127.0.0.1", "localhost")
 
 
 class Settings(BaseSettings):
@@ -109,6 +117,15 @@ class Settings(BaseSettings):
     trusted_documents_dir: Path | None = None
     trusted_documents_only_roles: Annotated[tuple[str, ...], NoDecode] = ()
 
+    # Sign-in on the reference dashboard (/dashboard, api/dashboard.py) in production: the OpenID Connect provider
+    # the agencies' people sign in with (the authorization-code flow with PKCE, run by the page) and the public
+    # client registered there for the dashboard, with `<origin>/dashboard` as its redirect URI. The access token the
+    # provider issues is what the API verifies (RENTAN_JWT_ISSUER, RENTAN_JWKS_URL), so it must carry our claims
+    # (role, scope). Unset in production: no dashboard (404). Development signs in with a pasted token instead.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_scope: str = "openid"  # what the page asks the provider for; `openid` must be among them
+
     # A training or test installation can run the programme's calendar from a file holding an ISO date or
     # date-time (Asia/Jakarta), re-read on every request, to walk through a programme year in an afternoon.
     # Refused in production: there the programme's dates are the real ones.
@@ -118,6 +135,41 @@ class Settings(BaseSettings):
     def _no_clock_in_production(self) -> Settings:
         if self.env == "production" and self.clock_file is not None:
             raise ValueError("RENTAN_CLOCK_FILE is for training and tests; production runs on the real date")
+        return self
+
+    @field_validator("oidc_issuer", "oidc_client_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        """An http(s) URL without query or fragment: the page appends /.well-known/openid-configuration to it, and
+        its origin is the one the page's Content-Security-Policy lets it talk to besides its own."""
+        if value is not None and not _ISSUER.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an issuer URL; write scheme://host[:port][/path] with no query or fragment, "
+                "e.g. https://sso.pasuruankota.go.id/realms/rentan"
+            )
+        return value
+
+    @field_validator("oidc_scope")
+    @classmethod
+    def _openid_scope(cls, value: str) -> str:
+        scopes = value.split()
+        if "openid" not in scopes:
+            raise ValueError(f"{value!r} must include openid (the page signs in with OpenID Connect)")
+        return " ".join(scopes)
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if (self.oidc_issuer is None) != (self.oidc_client_id is None):
+            raise ValueError("RENTAN_OIDC_ISSUER and RENTAN_OIDC_CLIENT_ID go together: set both, or neither")
+        if self.is_production and self.oidc_issuer is not None and not _secure(self.oidc_issuer):
+            # The code and the tokens travel through it: only https, or this machine itself (a browser trusts
+            # a loopback address as a secure context).
+            raise ValueError(f"RENTAN_OIDC_ISSUER {self.oidc_issuer!r} must be https in production")
         return self
 
     @field_validator("database_read_url", mode="before")

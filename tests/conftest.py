@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -366,6 +367,27 @@ def production_server(
         **overrides,
     }
     return serve(workdir, server.database_url, workdir / "unused-dev-key.pem", **settings)
+
+
+@dataclass
+class LocalHTTP:
+    """A throwaway HTTP service of a test's on 127.0.0.1 (a JWKS, an identity provider), served from a thread."""
+
+    httpd: ThreadingHTTPServer | None = None
+
+    @property
+    def base(self) -> str:
+        assert self.httpd is not None
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
 
 
 @contextmanager

@@ -10,11 +10,10 @@ suite's database, with a short cache lifespan and refetch cooldown so that the t
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from tests.conftest import CITY, HTTP, Server, production_server
+from tests.conftest import CITY, HTTP, LocalHTTP, Server, production_server
 
 CACHE_SECONDS = 3
 COOLDOWN_SECONDS = 1
@@ -35,17 +34,11 @@ def _jwk(key: ec.EllipticCurvePrivateKey, kid: str) -> dict[str, Any]:
 
 
 @dataclass
-class KeyServer:
+class KeyServer(LocalHTTP):
     """An HTTP endpoint serving ``keys`` as a JWKS at any path, recording every path asked for."""
 
     keys: dict[str, ec.EllipticCurvePrivateKey] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
-    httpd: ThreadingHTTPServer | None = None
-
-    @property
-    def base(self) -> str:
-        assert self.httpd is not None
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def start(self) -> KeyServer:
         owner = self
@@ -63,14 +56,8 @@ class KeyServer:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self.httpd is not None:
-            self.httpd.shutdown()
-            self.httpd.server_close()
 
 
 @dataclass

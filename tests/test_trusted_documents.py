@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from api.documents import SHIPPED
 from tests.conftest import BUGUL_LOR, HTTP, ROOT, Server, extra_server
 
 FIGURES = """query DashboardFigures {
@@ -126,7 +127,13 @@ def test_the_command_lists_and_checks_the_folder(folder: Path, tmp_path: Path) -
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENTAN_")}
     listed = _rentan("documents", "--dir", str(folder), env=env)
     assert listed.returncode == 0, listed.stderr
+    # The folder's documents, after those the server always registers: the dashboard's own (api/dashboard.py).
+    shipped = [line for line in listed.stdout.splitlines() if "  dashboard/" in line]
+    assert [line.split("  ")[1] for line in shipped] == [
+        f"dashboard/{p.name}" for p in sorted(SHIPPED.glob("*.graphql"))
+    ]
     assert listed.stdout.splitlines() == [
+        *shipped,
         f"{_id(FIGURES)}  figures.graphql  DashboardFigures",
         f"{_id(RESIDENTS)}  residents.graphql  Residents",
     ]
