@@ -16,7 +16,7 @@ import time
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 import structlog
@@ -52,7 +52,14 @@ _SIXTEEN_DIGITS = re.compile(r"(?<!\d)(\d{6})\d{6}(\d{4})(?!\d)")
 _PHONE = re.compile(r"(?<!\d)(?:\+?62|0)8\d{7,11}(?!\d)")
 
 
+# Each pattern above needs a statement's parameter list or at least nine digits in a row: a text with neither is
+# returned as it is after one search, not three substitutions (the request line's every string passes here).
+_MAY_HOLD_PERSONAL_DATA = re.compile(r"\[parameters: |\d{9}")
+
+
 def redact(text: str) -> str:
+    if _MAY_HOLD_PERSONAL_DATA.search(text) is None:
+        return text
     text = _SQL_PARAMETERS.sub("[parameters: redacted]", text)
     text = _SIXTEEN_DIGITS.sub(r"\1******\2", text)
     return _PHONE.sub("[phone]", text)
@@ -70,9 +77,16 @@ def _redact_strings(_logger: WrappedLogger, _method: str, event_dict: EventDict)
 _HANDLER_MARK = "_rentan_handler"
 
 
-def configure_logging(settings: Settings) -> None:
-    """Route structlog through the stdlib logger ``rentan`` with one handler on stderr. Idempotent: calling it
-    again (a second app in the same process) replaces the handler instead of doubling every line."""
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
+    """One chain of processors renders every line on ``stream`` (stderr): structlog's own events (the request line,
+    errors) go through it straight, and the stdlib records of the ``rentan`` loggers through the same chain in a
+    handler. Idempotent: calling it again (a second app in the same process) replaces the handler instead of
+    doubling every line.
+
+    The request line does not pass through the stdlib: its LogRecord, the copy ProcessorFormatter makes and the
+    caller lookup were 60% of a request's logging cost (bench/request_overhead.py), which issue 16's reads of about
+    0.3 ms could not carry."""
+    out = stream or sys.stderr
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -83,24 +97,21 @@ def configure_logging(settings: Settings) -> None:
         if settings.is_production
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    # The traceback becomes a string here (never rich's renderer, which prints local variables) and is then
+    # redacted like any other text.
+    finish: list[Processor] = [structlog.processors.format_exc_info, _redact_strings, renderer]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        processors=[*shared, *finish],
+        logger_factory=structlog.WriteLoggerFactory(file=out),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        # Not cached: a second configuration (another app in the same process) reaches loggers already used.
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            # The traceback becomes a string here (never rich's renderer, which prints local variables) and is
-            # then redacted like any other text.
-            structlog.processors.format_exc_info,
-            _redact_strings,
-            renderer,
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *finish],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
     setattr(handler, _HANDLER_MARK, True)
     logger = logging.getLogger(LOGGER_NAME)
