@@ -375,3 +375,44 @@ def test_the_monthly_job_runs_from_the_command_line(own: Server) -> None:
         "SELECT e.status, count(*) FROM enrollments e WHERE e.renews_id IS NOT NULL GROUP BY e.status ORDER BY e.status"
     )
     assert renewals == [("ENDED", 3), ("PROPOSED", 3)]  # 2027's ended; 2028's wait for BPJSTK
+
+
+def test_a_member_coming_back_keeps_their_kpj(own: Server) -> None:
+    """A member whose coverage ended, not renewed, is proposed afresh a year later: BPJSTK verifies them with the KPJ
+    it issued them before (a KPJ is a person's for good), while that KPJ on anyone else is still refused. (Last in
+    the module: its end-of-coverage job ends whatever the stories before left running.)"""
+    admin, operator, verifier = own.api("pemkot-admin"), own.api("kelurahan-operator"), own.api("bpjstk-verifier")
+    with own.calendar() as set_day:
+        set_day(date(2031, 1, 5))
+        first_year = _allocate(admin, 2031, "50000000")
+        member, other = (_ok(register_worker(operator))["worker"]["id"] for _ in range(2))
+        propose = {"workerId": member, "fundingSourceCode": first_year, "programmes": ["JKK", "JKM"]}
+        enrollment = _ok(operator.data(PROPOSE, input=propose)["proposeEnrollment"])["enrollment"]["id"]
+        kpj = _kpj()
+        approve = [{"enrollmentId": enrollment, "approved": True, "membershipNumber": kpj, "checks": PASSED}]
+        [verified] = verifier.data(VERIFY, i=approve)["verifyEnrollments"]["outcomes"]
+        assert _ok(verified)["enrollment"]["status"] == "ACTIVE"
+
+        set_day(date(2032, 1, 1))
+        assert _ok(verifier.data(END, asOf="2032-01-01")["endCoverage"])["endedCount"] >= 1
+        assert _current(operator, member)["status"] == "ENDED"  # type: ignore[index]
+
+        set_day(date(2032, 2, 3))
+        second_year = _allocate(admin, 2032, "50000000")
+        again, newcomer = (
+            _ok(
+                operator.data(
+                    PROPOSE, input={"workerId": w, "fundingSourceCode": second_year, "programmes": ["JKK", "JKM"]}
+                )["proposeEnrollment"]
+            )["enrollment"]["id"]
+            for w in (member, other)
+        )
+        taken = [{"enrollmentId": newcomer, "approved": True, "membershipNumber": kpj, "checks": PASSED}]
+        [refused] = verifier.data(VERIFY, i=taken)["verifyEnrollments"]["outcomes"]
+        assert _codes(refused) == ["DUPLICATE_MEMBERSHIP_NUMBER"]
+        back = [{"enrollmentId": again, "approved": True, "membershipNumber": kpj, "checks": PASSED}]
+        [returned] = verifier.data(VERIFY, i=back)["verifyEnrollments"]["outcomes"]
+        enrollment_back = _ok(returned)["enrollment"]
+        assert (enrollment_back["status"], enrollment_back["membershipNumber"]) == ("ACTIVE", kpj)
+        assert enrollment_back["renews"] is None  # proposed afresh, not a renewal
+        assert enrollment_back["coverageStart"] == "2032-03-01"

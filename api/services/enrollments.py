@@ -252,7 +252,11 @@ async def verify(
                 Problem("INVALID_DATE", msg("coverageStart: after the funding source's coverage end."), "coverageStart")
             )
         values = dict(
-            status=S.ACTIVE, membership_number=membership_number, coverage_start=start, coverage_end=source.coverage_end
+            status=S.ACTIVE,
+            membership_number=membership_number,
+            coverage_start=start,
+            coverage_end=source.coverage_end,
+            kpj_held_before=await _held_before(ctx, enrollment, membership_number),
         )
     else:
         if rejection_reason is None:
@@ -299,6 +303,18 @@ async def verify(
         detail=f"approved={approved}",
     )
     return enrollment
+
+
+async def _held_before(ctx: Context, enrollment: Enrollment, membership_number: str) -> bool:
+    """Whether another enrollment of the same worker holds this KPJ: a member coming back after a gap keeps the
+    number BPJSTK issued them (the KPJ's unique index leaves such an enrollment out; any other worker holding it is
+    still a DUPLICATE_MEMBERSHIP_NUMBER). The worker is in the caller's scope, so are their enrollments."""
+    held = exists().where(
+        Enrollment.worker_id == enrollment.worker_id,
+        Enrollment.membership_number == membership_number,
+        Enrollment.id != enrollment.id,
+    )
+    return bool(await ctx.db.scalar(select(held)))
 
 
 def _renewal_terms(

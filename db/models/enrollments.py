@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, Enum, ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, Boolean, Date, Enum, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, ThroughParent, UTCDateTime, utcnow
@@ -22,6 +22,8 @@ class EnrollmentStatus(enum.StrEnum):
 
 OPEN_STATUSES = (EnrollmentStatus.PROPOSED, EnrollmentStatus.ACTIVE, EnrollmentStatus.LAPSED)
 OPEN_NOT_RENEWAL = "status IN ('PROPOSED', 'ACTIVE', 'LAPSED') AND renews_id IS NULL"
+# The enrollments a KPJ may appear on once: those that give a member their KPJ, not those that carry it on.
+FIRST_HOLDER = "renews_id IS NULL AND NOT kpj_held_before"
 
 
 class RejectionReason(enum.StrEnum):
@@ -66,13 +68,14 @@ class Enrollment(Base):
             postgresql_where=text(OPEN_NOT_RENEWAL),
         ),
         Index("uq_enrollments_renews_id", "renews_id", unique=True),
-        # A KPJ is one member's for good: a renewal carries its predecessor's, every other holder is refused.
+        # A KPJ is one member's for good: a renewal carries its predecessor's, a member coming back after a gap
+        # the one BPJSTK issued them before (kpj_held_before); every other holder is refused.
         Index(
             "uq_enrollments_membership_number",
             "membership_number",
             unique=True,
-            sqlite_where=text("renews_id IS NULL"),
-            postgresql_where=text("renews_id IS NULL"),
+            sqlite_where=text(FIRST_HOLDER),
+            postgresql_where=text(FIRST_HOLDER),
         ),
         # Keyset pages of one status (BPJSTK's queue of proposals), read in id order: db/explain/README.md.
         Index("ix_enrollments_status_id", "status", "id"),
@@ -101,6 +104,9 @@ class Enrollment(Base):
     terminated_on: Mapped[date | None] = mapped_column(Date)
     # The enrollment this one continues into the next funding source's year (renewEnrollments), if any.
     renews_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    # Verified with a KPJ an earlier enrollment of the same worker holds (a member coming back after a gap). The
+    # database's default only: an INSERT that does not name it (the seed's, written before it existed) still works.
+    kpj_held_before: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class VerificationCheck(Base):
