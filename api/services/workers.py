@@ -321,12 +321,10 @@ async def _register_round(ctx: Context, items: list[tuple[int, Registration]], t
     return out
 
 
-def _own_keys(ctx: Context, keys: Iterable[str]) -> ColumnElement[bool]:
-    return and_(
-        IdempotencyKey.subject == ctx.principal.subject,
-        IdempotencyKey.operation == REGISTER,
-        IdempotencyKey.key.in_(list(keys)),
-    )
+def _own_keys(keys: Iterable[str]) -> ColumnElement[bool]:
+    """Registration's keys among ``keys``. Whose they are is the session's row scope (IdempotencyKey is
+    OwnedBySubject, db/scoping.py), as for every statement: not restated here."""
+    return and_(IdempotencyKey.operation == REGISTER, IdempotencyKey.key.in_(list(keys)))
 
 
 async def _replays(ctx: Context, keys: list[str]) -> dict[str, Registered]:
@@ -334,7 +332,7 @@ async def _replays(ctx: Context, keys: list[str]) -> dict[str, Registered]:
     scope); keys that produced nothing yet are absent."""
     if not keys:
         return {}
-    rows = await ctx.db.scalars(select(IdempotencyKey).where(_own_keys(ctx, keys)))
+    rows = await ctx.db.scalars(select(IdempotencyKey).where(_own_keys(keys)))
     done = {row.key: row.target_id for row in rows if row.target_id is not None}
     found = await ctx.loaders.worker_by_id.load_many(list(done.values()))
     by_id = {w.id: w for w in found if w is not None}
@@ -371,13 +369,13 @@ async def _settle_keys(ctx: Context, targets: dict[str, int], released: list[str
     if targets:
         await ctx.db.execute(
             sql_update(IdempotencyKey)
-            .where(_own_keys(ctx, targets))
+            .where(_own_keys(targets))
             .values(target_id=case(targets, value=IdempotencyKey.key))
             .execution_options(synchronize_session=False)
         )
     if released:
         await ctx.db.execute(
-            sql_delete(IdempotencyKey).where(_own_keys(ctx, released)).execution_options(synchronize_session=False)
+            sql_delete(IdempotencyKey).where(_own_keys(released)).execution_options(synchronize_session=False)
         )
 
 
