@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+
+from sqlalchemy import ColumnElement, String, cast, func, literal_column
 
 from api.errors import Problem, Refused
 from api.messages import msg
@@ -59,3 +62,27 @@ def parse_cursor(value: str, type_name: str) -> int | None:
     if parsed is None or parsed[0] != type_name:
         return None
     return parsed[1]
+
+
+# The same ids and cursors written by PostgreSQL, for reads compiled into one statement (api/schema/compiled/):
+# base64 of the same text. tests/test_compiled_reads.py proves both forms equal for any key.
+_TYPE_NAME = re.compile(r"[A-Za-z]+")
+
+
+def _base64_sql(prefix: str, pk: ColumnElement[int]) -> ColumnElement[str]:
+    if not _TYPE_NAME.fullmatch(prefix.replace(":", "")):
+        raise ValueError(f"not a type name: {prefix!r}")
+    text = literal_column(f"'{prefix}'", String) + cast(pk, String)
+    # PostgreSQL's base64 breaks lines every 76 characters; an id or a cursor is at most 48.
+    encoded: ColumnElement[str] = func.encode(func.convert_to(text, literal_column("'UTF8'")), literal_column("'base64'"))
+    return encoded
+
+
+def global_id_sql(type_name: str, pk: ColumnElement[int]) -> ColumnElement[str]:
+    """``to_global_id(type_name, pk)``, computed by PostgreSQL."""
+    return _base64_sql(f"{type_name}:", pk)
+
+
+def cursor_sql(type_name: str, pk: ColumnElement[int]) -> ColumnElement[str]:
+    """``to_cursor(type_name, pk)``, computed by PostgreSQL."""
+    return _base64_sql(f"{CURSOR_PREFIX}{type_name}:", pk)

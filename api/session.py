@@ -132,6 +132,19 @@ class RequestSession:
     _db: Db | None = None
 
     @property
+    def dialect(self) -> str:
+        """The database's dialect (``postgresql``, ``sqlite``), without opening the session."""
+        return (self.replica if self.replica is not None and not self.writable else self.primary).dialect.name
+
+    def begin_writing(self) -> bool:
+        """Make this request's session the primary's, committed when the request succeeds: for a read that also
+        writes (a compiled read's audit). False when the session is open already, on the replica."""
+        if self._db is not None:
+            return self.writable
+        self.writable = True
+        return True
+
+    @property
     def db(self) -> Db:
         if self._db is None:
             if self.writable:

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     default_page_size: int = 50
     max_page_size: int = 100
 
+    # On PostgreSQL, a query the read compiler supports is answered by one SQL statement that builds its JSON
+    # (api/schema/compiled/); off: every query runs the resolvers. SQLite always runs the resolvers.
+    compiled_reads: bool = True
+
     # Domain rules whose numbers are decisions, not facts (see shared/domain/README.md, marked [D]).
     membership_number_pattern: str = r"^\d{11}$"
     min_age: int = 15

@@ -46,7 +46,9 @@ def create_engine(
     else:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
         # Named after the process (pg_stat_activity.application_name): which server holds which connections.
-        server_settings = {"application_name": f"{APPLICATION_NAME}/{os.getpid()}"}
+        # UTC: a compiled read's JSON writes timestamps in the session's time zone (api/schema/compiled/), and
+        # UTCDateTime hands them to Python in UTC; both then say the same.
+        server_settings = {"application_name": f"{APPLICATION_NAME}/{os.getpid()}", "timezone": "UTC"}
         if statement_timeout_ms > 0:
             server_settings["statement_timeout"] = str(statement_timeout_ms)
         kwargs["connect_args"] = {"server_settings": server_settings}

@@ -9,10 +9,13 @@ ENDED: the coverage reached its end (the day after ``coverage_end`` has come) wi
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, or_
 
 from api.errors import Problem, Refused
 from api.messages import Message, msg, term
-from db.models import EnrollmentStatus
+from db.models import OPEN_STATUSES, EnrollmentStatus
 
 S = EnrollmentStatus
 TRANSITIONS: dict[EnrollmentStatus, frozenset[EnrollmentStatus]] = {
@@ -97,3 +100,30 @@ def check_has_happened(effective: date, today: date, what: Message) -> None:
                 "effectiveDate",
             )
         )
+
+
+# A worker's current enrollment (Worker.currentEnrollment) is the first of their enrollments in this order:
+#   0. open (proposed, active, lapsed) with its coverage running today (or no start yet): the latest such;
+#   1. otherwise open, waiting for its start (a renewal behind the one it continues): the earliest such;
+#   2. otherwise the latest enrollment.
+# Written once as a sort key, twice rendered: in Python for the resolvers, in SQL for compiled reads.
+# tests/test_compiled_reads.py proves both choose alike.
+def current_enrollment_key(
+    status: EnrollmentStatus, coverage_start: date | None, enrollment_id: int, today: date
+) -> tuple[int, int]:
+    if status in OPEN_STATUSES:
+        if coverage_start is None or coverage_start <= today:
+            return (0, -enrollment_id)
+        return (1, enrollment_id)
+    return (2, -enrollment_id)
+
+
+def current_enrollment_order_sql(
+    status: ColumnElement[Any], coverage_start: ColumnElement[Any], enrollment_id: ColumnElement[int], today: Any
+) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """``current_enrollment_key`` as ORDER BY terms; ``today`` a date or a bound parameter."""
+    is_open = status.in_([s.value for s in OPEN_STATUSES])
+    running = and_(is_open, or_(coverage_start.is_(None), coverage_start <= today))
+    tier: ColumnElement[int] = case((running, 0), (is_open, 1), else_=2)
+    signed: ColumnElement[int] = case((and_(is_open, ~running), enrollment_id), else_=-enrollment_id)
+    return tier, signed

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from sqlalchemy import ColumnElement, String, case, func, literal_column
+
 from api.errors import Problem
 from api.messages import msg
 
@@ -81,3 +83,14 @@ def nik_warnings(nik: str, birth_date: date, female: bool, field: str = "nik") -
 def mask_nik(nik: str) -> str:
     """First 6 and last 4 digits shown, the rest hidden (access.md)."""
     return nik[:6] + "*" * (len(nik) - 10) + nik[-4:] if len(nik) > 10 else "*" * len(nik)
+
+
+def mask_nik_sql(nik: ColumnElement[str]) -> ColumnElement[str]:
+    """``mask_nik``, computed by PostgreSQL (compiled reads); tests/test_compiled_reads.py proves them alike."""
+    star = literal_column("'*'", String)
+    length = func.length(nik)
+    masked: ColumnElement[str] = case(
+        (length > 10, func.concat(func.substr(nik, 1, 6), func.repeat(star, length - 10), func.right(nik, 4))),
+        else_=func.repeat(star, length),
+    )
+    return masked

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import literal
+
 from api.policies.permissions import (
     AUDIT_READ,
     BILL_ISSUE,
@@ -41,7 +43,7 @@ from api.policies.permissions import (
     WORKER_UPDATE,
     Permission,
 )
-from api.rules.nik import mask_nik
+from api.rules.nik import mask_nik, mask_nik_sql
 
 _DERIVED: Any = object()
 
@@ -80,12 +82,28 @@ def needs(*any_of: Permission, otherwise: Callable[[Any], Any] = _DERIVED) -> Ne
     return Needs(any_of=any_of, otherwise=otherwise)
 
 
-def _zero(_: Any) -> int:
-    return 0
+class _Zero:
+    """Nothing counted. ``sql``: the same answer in a compiled read (api/schema/compiled/)."""
+
+    def __call__(self, _: Any) -> int:
+        return 0
+
+    def sql(self, _column: Callable[[str], Any]) -> Any:
+        return literal(0)
 
 
-def _masked_nik(worker: Any) -> str:
-    return mask_nik(worker.row.nik)
+class _MaskedNik:
+    """The worker's NIK, masked. ``sql``: the same, computed by the database from the row's ``nik`` column."""
+
+    def __call__(self, worker: Any) -> str:
+        return mask_nik(worker.row.nik)
+
+    def sql(self, column: Callable[[str], Any]) -> Any:
+        return mask_nik_sql(column("nik"))
+
+
+_zero = _Zero()
+_masked_nik = _MaskedNik()
 
 
 REFERENCE = Public("region codes and names are public reference data (Kemendagri); rows are scoped anyway")

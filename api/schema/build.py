@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from api.context import Context
 from api.logging import current_request, get_logger
 from api.schema import types as t
+from api.schema.compiled.run import CompiledReads, Plans
 from api.schema.cost import CostLimits, QueryCostLimiter
 from api.schema.extensions import (
     DocumentCache,
@@ -37,6 +38,7 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 class RentanSchema(strawberry.Schema):
     guards: Guards
+    plans: Plans
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Strawberry calls this with the errors as raised, before MaskErrors rewrites them. Instead of its
@@ -77,6 +79,7 @@ def build_schema(settings: Settings) -> RentanSchema:
         max_aliases_rule(settings.max_aliases),
     ]
     guards = Guards()
+    plans: list[Plans] = []  # filled once the schema, and so its guards, exist (below)
     extensions: list[object] = [
         RequestTransaction,
         OperationRecord,
@@ -97,7 +100,8 @@ def build_schema(settings: Settings) -> RentanSchema:
         extensions.append(StatementCount)
     # Last: DocumentCache reads the rules and parse options the extensions above set in on_operation; the cost
     # limit estimates a document DocumentCache has validated.
-    extensions.extend([DocumentCache, lambda: QueryCostLimiter(cost)])
+    # Innermost of all: a compiled read replaces only the execution, after every check above has passed.
+    extensions.extend([DocumentCache, lambda: QueryCostLimiter(cost), lambda: CompiledReads(plans[0])])
     schema = RentanSchema(
         query=Query,
         mutation=Mutation,
@@ -117,4 +121,6 @@ def build_schema(settings: Settings) -> RentanSchema:
     # What each part of the graph needs (api/schema/access.py) becomes the check; nothing undeclared is served.
     install(schema._schema, guards)
     schema.guards = guards
+    plans.append(Plans(schema._schema, guards, settings.default_page_size, settings.max_page_size))
+    schema.plans = plans[0]
     return schema

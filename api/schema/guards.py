@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from graphql import (
     FieldNode,
@@ -52,6 +52,9 @@ class UndeclaredAccess(RuntimeError):
     """The schema has a root field, a mutation or an object type that api/schema/access.py does not declare."""
 
 
+Denial = Literal["null", "empty list", "empty connection", "error"] | Callable[[Any], Any]
+
+
 @dataclass(frozen=True)
 class InputNeed:
     argument: str
@@ -68,6 +71,9 @@ class FieldGuard:
     any_of: tuple[Permission, ...] = ()
     inputs: tuple[InputNeed, ...] = ()
     by_type: bool = False
+    # What a caller without any of ``any_of`` gets (denial_of): the installed resolver's answer, and the one
+    # compiled reads give.
+    denial: Denial = "error"
 
 
 @dataclass
@@ -108,21 +114,37 @@ def _is_connection(named: GraphQLNamedType) -> bool:
     return isinstance(named, GraphQLObjectType) and "edges" in named.fields and "pageInfo" in named.fields
 
 
-def _denial(type_: GraphQLType, rule: Needs, *, mutation: bool) -> Callable[[Any], Any] | None:
-    """What a caller without the permission gets (None: a FORBIDDEN error on the field)."""
+def denial_of(type_: GraphQLType, rule: Needs, *, mutation: bool = False) -> Denial:
+    """What a caller without the permission gets: ``rule.otherwise`` when declared, else by the field's type (the
+    module docstring of api/schema/access.py). Compiled reads ask this too (api/schema/compiled/)."""
     if mutation:
-        return None
+        return "error"
     if not rule.derived:
         return rule.otherwise
     if not isinstance(type_, GraphQLNonNull):
-        return lambda _source: None
+        return "null"
     inner = type_.of_type
     if isinstance(inner, GraphQLList):
-        return lambda _source: []
+        return "empty list"
     named = get_named_type(inner)
     if named is not None and _is_connection(named):
+        return "empty connection"
+    return "error"
+
+
+def _denial(type_: GraphQLType, rule: Needs, *, mutation: bool) -> Callable[[Any], Any] | None:
+    """The denial as a resolver's answer (None: a FORBIDDEN error on the field)."""
+    denial = denial_of(type_, rule, mutation=mutation)
+    if denial == "null":
+        return lambda _source: None
+    if denial == "empty list":
+        return lambda _source: []
+    if denial == "empty connection":
         return lambda _source: empty_connection()
-    return None
+    if denial == "error":
+        return None
+    assert callable(denial)
+    return denial
 
 
 def _input_needs(schema_field: GraphQLField, coordinate: str) -> tuple[InputNeed, ...]:
@@ -203,8 +225,10 @@ def _field_guard(
     if isinstance(rule, ByType):
         return FieldGuard(coordinate, by_type=True), None
     if isinstance(rule, Needs):
-        denied = _denial(schema_field.type, rule, mutation=parent.name == "Mutation")
-        return FieldGuard(coordinate, any_of=rule.any_of, inputs=inputs), denied
+        mutation = parent.name == "Mutation"
+        denied = _denial(schema_field.type, rule, mutation=mutation)
+        denial = denial_of(schema_field.type, rule, mutation=mutation)
+        return FieldGuard(coordinate, any_of=rule.any_of, inputs=inputs, denial=denial), denied
     return FieldGuard(coordinate, inputs=inputs), None
 
 

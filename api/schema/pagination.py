@@ -16,6 +16,7 @@ from api.ids import parse_cursor, to_cursor
 from api.messages import Message, msg
 
 N = TypeVar("N")
+M = TypeVar("M")
 
 
 def bad_input(argument: str, rule: Message) -> GraphQLError:
@@ -73,6 +74,52 @@ def empty_connection() -> Connection[Any]:
     )
 
 
+@dataclass(frozen=True)
+class Window:
+    """Which rows a page asks for, its arguments checked: keys after ``after`` and before ``before``, ``size`` of
+    them from the start (or from the end when ``backwards``). Both read paths take it from :func:`window`."""
+
+    after: int | None
+    before: int | None
+    backwards: bool
+    size: int
+
+    @property
+    def fetch(self) -> int:
+        """Rows to fetch: one more than the page tells whether there are more (none for an empty page)."""
+        return self.size + 1 if self.size > 0 else 0
+
+    def flags(self, more: M) -> tuple[M | bool, M | bool]:
+        """(hasNextPage, hasPreviousPage), given whether rows beyond the page were found (``more``: a bool, or
+        the SQL expression that says it)."""
+        if self.backwards:
+            return self.before is not None, more
+        return more, self.after is not None
+
+
+def window(args: PageArgs, type_name: str, default_size: int, max_size: int) -> Window:
+    """The page ``args`` ask for, or BAD_USER_INPUT naming the argument."""
+    if args.first is not None and args.last is not None:
+        raise bad_input("first", msg("give first or last, not both"))
+    for name, value in (("first", args.first), ("last", args.last)):
+        if value is not None and not 0 <= value <= max_size:
+            raise bad_input(name, msg("must be between 0 and {limit}", limit=max_size))
+    after = before = None
+    if args.after is not None and (after := parse_cursor(args.after, type_name)) is None:
+        raise bad_input("after", _not_a_cursor(type_name))
+    if args.before is not None and (before := parse_cursor(args.before, type_name)) is None:
+        raise bad_input("before", _not_a_cursor(type_name))
+    backwards = args.last is not None
+    size = args.last if backwards else (args.first if args.first is not None else default_size)
+    assert size is not None
+    return Window(after, before, backwards, size)
+
+
+def count_of(stmt: Select[Any], key: InstrumentedAttribute[int]) -> Select[Any]:
+    """totalCount: counted on the same ORM statement (not a subquery of it), so the scope criteria apply to it."""
+    return stmt.with_only_columns(func.count(key), maintain_column_froms=True).order_by(None)
+
+
 async def paginate(
     ctx: Context,
     stmt: Select[Any],
@@ -82,43 +129,28 @@ async def paginate(
     wrap: Callable[[Any], N],
 ) -> Connection[N]:
     """One page of ``stmt`` ordered by ``key``; totalCount is a separate count, run only when asked for."""
-    limit_max = ctx.settings.max_page_size
-    if args.first is not None and args.last is not None:
-        raise bad_input("first", msg("give first or last, not both"))
-    for name, value in (("first", args.first), ("last", args.last)):
-        if value is not None and not 0 <= value <= limit_max:
-            raise bad_input(name, msg("must be between 0 and {limit}", limit=limit_max))
-    after = before = None
-    if args.after is not None and (after := parse_cursor(args.after, type_name)) is None:
-        raise bad_input("after", _not_a_cursor(type_name))
-    if args.before is not None and (before := parse_cursor(args.before, type_name)) is None:
-        raise bad_input("before", _not_a_cursor(type_name))
-
+    w = window(args, type_name, ctx.settings.default_page_size, ctx.settings.max_page_size)
     filtered = stmt
-    if after is not None:
-        filtered = filtered.where(key > after)
-    if before is not None:
-        filtered = filtered.where(key < before)
-    backwards = args.last is not None
-    size = args.last if backwards else (args.first if args.first is not None else ctx.settings.default_page_size)
-    assert size is not None
-    ordered = filtered.order_by(key.desc() if backwards else key.asc()).limit(size + 1)
-    rows: Sequence[Any] = await ctx.db.scalars(ordered) if size > 0 else []
-    more = len(rows) > size
-    rows = list(rows[:size])
-    if backwards:
+    if w.after is not None:
+        filtered = filtered.where(key > w.after)
+    if w.before is not None:
+        filtered = filtered.where(key < w.before)
+    ordered = filtered.order_by(key.desc() if w.backwards else key.asc()).limit(w.fetch)
+    rows: Sequence[Any] = await ctx.db.scalars(ordered) if w.fetch else []
+    more = len(rows) > w.size
+    rows = list(rows[: w.size])
+    if w.backwards:
         rows.reverse()
     edges = [Edge(node=wrap(r), cursor=to_cursor(type_name, getattr(r, key.key))) for r in rows]
+    has_next, has_previous = w.flags(more)
     page_info = PageInfo(
-        has_next_page=more if not backwards else before is not None,
-        has_previous_page=more if backwards else after is not None,
+        has_next_page=has_next,
+        has_previous_page=has_previous,
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )
 
     async def count() -> int:
-        # Counted on the same ORM statement (not a subquery of it), so the scope criteria apply to it as well.
-        counted = stmt.with_only_columns(func.count(key), maintain_column_froms=True).order_by(None)
-        return int(await ctx.db.scalar(counted) or 0)
+        return int(await ctx.db.scalar(count_of(stmt, key)) or 0)
 
     return Connection(edges=edges, page_info=page_info, _count=count)

@@ -16,6 +16,7 @@ from api.context import Context
 from api.ids import to_global_id
 from api.reads.loaders import now_or_later
 from api.rules.billing import is_overdue, remaining
+from api.rules.lifecycle import current_enrollment_key
 from api.schema.enums import (
     Agency,
     BillStatus,
@@ -223,11 +224,10 @@ def _enrollments(rows: list[models.Enrollment]) -> list[Enrollment]:
 
 
 def _current_enrollment(rows: list[models.Enrollment], today: date) -> Enrollment | None:
-    open_rows = [e for e in rows if e.status in models.OPEN_STATUSES]
-    # Renewals carry their coverage start from the proposal on: next year's waits until its first day.
-    running = [e for e in open_rows if e.coverage_start is None or e.coverage_start <= today]
-    chosen = running[-1] if running else open_rows[0] if open_rows else (rows[-1] if rows else None)
-    return Enrollment.of(chosen) if chosen is not None else None
+    if not rows:
+        return None
+    chosen = min(rows, key=lambda e: current_enrollment_key(e.status, e.coverage_start, e.id, today))
+    return Enrollment.of(chosen)
 
 
 @strawberry.type

@@ -107,8 +107,13 @@ async def by_nik(ctx: Context, nik: str, *, masked: bool) -> Worker | None:
     return worker
 
 
+def by_nik_query(nik: Any) -> Select[tuple[Worker]]:
+    """The worker holding a full NIK (a value or a bound parameter); the session scopes it."""
+    return select(Worker).where(Worker.nik == nik)
+
+
 async def _holder_of(ctx: Context, nik: str) -> Worker | None:
-    rows = await ctx.db.scalars(select(Worker).where(Worker.nik == nik))
+    rows = await ctx.db.scalars(by_nik_query(nik))
     return rows[0] if rows else None
 
 

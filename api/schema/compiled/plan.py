@@ -1,0 +1,630 @@
+"""A read document, compiled into one PostgreSQL statement that builds the whole answer's JSON.
+
+What the compiler knows how to write is listed below (the root fields, the fields of each object type); anything
+else raises :class:`Unsupported`, and the document goes to the resolvers (api/schema/compiled/run.py caches that
+decision). It decides nothing itself; it asks:
+
+- which rows exist: every entity in the statement is an ORM entity, and the statement runs through the request's
+  scoped session, where db/scoping.py adds the scope's criteria to each (the page, every correlated subquery);
+- which filters mean what: the services' own statements (``workers_query``, ``enrollments_query``);
+- who may read a field, and what a caller without the permission gets: the guards built from
+  api/schema/access.py (``FieldGuard.any_of`` and ``denial``);
+- how pages, cursors, global ids, masks and the current enrollment are made: pagination.window, api/ids.py,
+  api/rules/ (each has its SQL twin beside it, proven alike by tests/test_compiled_reads.py);
+- how a full NIK shown is audited: api/audit_trail.py, whose INSERT ... SELECT goes into the same statement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    TypeInfo,
+    TypeInfoVisitor,
+    VariableNode,
+    Visitor,
+    get_named_type,
+    visit,
+)
+from graphql.execution.values import get_argument_values, get_directive_values
+from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+    true,
+    union,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+from api.audit_trail import AuditTrail
+from api.ids import cursor_sql, global_id_sql, parse_cursor
+from api.policies.permissions import Permission
+from api.rules.lifecycle import current_enrollment_order_sql
+from api.rules.nik import nik_problems
+from api.schema.guards import Guards
+from api.schema.pagination import PageArgs, Window, count_of, window
+from api.services import enrollments, workers
+from db import models
+
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+# PostgreSQL takes at most 100 arguments in a function call: 50 keys of json_build_object.
+MAX_KEYS = 50
+EMPTY_LIST = literal_column("'[]'::json", JSON)
+NULL = literal_column("NULL")
+TODAY = "today"
+
+
+class Unsupported(Exception):
+    """Not something the compiler writes: the document goes to the resolvers."""
+
+
+class Fallback(Exception):
+    """This request's values (a cursor that is not one) make an answer with an error: the resolvers give it."""
+
+
+def _key(name: str) -> ColumnElement[str]:
+    # A response key or a field name is a GraphQL name (validated): safe as a SQL string literal.
+    if not _NAME.fullmatch(name):
+        raise Unsupported(f"not a GraphQL name: {name!r}")
+    return literal_column(f"'{name}'", String)
+
+
+def json_object(pairs: list[tuple[str, ColumnElement[Any]]]) -> ColumnElement[Any]:
+    if len(pairs) > MAX_KEYS:
+        raise Unsupported(f"an object of more than {MAX_KEYS} keys")
+    args: list[ColumnElement[Any]] = []
+    for name, value in pairs:
+        args += [_key(name), value]
+    return func.json_build_object(*args, type_=JSON)
+
+
+def _bool(value: bool) -> ColumnElement[bool]:
+    return literal_column("true" if value else "false")
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Where a type's fields read their columns: the mapped class itself (a correlated subquery over it) or a
+    page of it (a CTE selecting the class's columns)."""
+
+    model: type
+    page: Any = None  # a CTE's column collection, or None: the model's own attributes
+
+    def col(self, name: str) -> ColumnElement[Any]:
+        found: ColumnElement[Any] = self.page[name] if self.page is not None else getattr(self.model, name)
+        return found
+
+
+Binder = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Plan:
+    """One statement answering a whole document (``data``), and how a request's values become its parameters."""
+
+    statement: Select[Any]
+    binders: list[Binder]
+    audits: bool
+
+    def params(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """Raises :class:`Fallback` when a value makes an answer with an error."""
+        found: dict[str, Any] = {}
+        for bind in self.binders:
+            found.update(bind(variables))
+        return found
+
+
+def bindable_variables(schema: GraphQLSchema, document: DocumentNode) -> frozenset[str]:
+    """Variables whose values become parameters of the statement rather than part of its shape: a variable given
+    straight to a cursor argument (``after``, ``before``) or to ``workerByNik(nik:)``, and used nowhere else.
+    Every other variable is part of the plan's cache key, by value."""
+    info = TypeInfo(schema)
+    bindable: set[str] = set()
+    fixed: set[str] = set()
+
+    class Uses(Visitor):
+        def enter_variable_definition(self, *_: Any) -> Any:
+            return self.SKIP
+
+        def enter_argument(self, node: Any, *_: Any) -> Any:
+            parent, field_def = info.get_parent_type(), info.get_field_def()
+            if (
+                info.get_directive() is None
+                and isinstance(node.value, VariableNode)
+                and parent is not None
+                and field_def is not None
+                and _bindable_argument(parent.name, field_def, node.name.value)
+            ):
+                bindable.add(node.value.name.value)
+                return self.SKIP
+            return None
+
+        def enter_variable(self, node: VariableNode, *_: Any) -> Any:
+            fixed.add(node.name.value)
+
+    visit(document, TypeInfoVisitor(info, Uses()))
+    return frozenset(bindable - fixed)
+
+
+def _bindable_argument(parent: str, field_def: GraphQLField, argument: str) -> bool:
+    if argument in ("after", "before"):
+        return _is_connection(get_named_type(field_def.type))
+    return parent == "Query" and argument == "nik"  # workerByNik, the one root field with a nik
+
+
+def _is_connection(named: Any) -> bool:
+    return isinstance(named, GraphQLObjectType) and "edges" in named.fields and "pageInfo" in named.fields
+
+
+# Fields whose resolver presents a column of the row unchanged (the others with a resolver are written below, or
+# not compiled). Worker.nik is audited when shown in full: see _worker_nik.
+COLUMN_RESOLVERS = {
+    "Worker.nik": "nik",
+    "Worker.birthDate": "birth_date",
+    "Worker.phone": "phone",
+    "Worker.address": "address",
+    "Worker.familyCardNumber": "family_card_number",
+    "FundingSource.allocated": "allocated",
+    "FundingSource.fundedMonthlyIncome": "funded_monthly_income",
+}
+MODELS: dict[str, type] = {
+    "Worker": models.Worker,
+    "Enrollment": models.Enrollment,
+    "Kelurahan": models.Kelurahan,
+    "FundingSource": models.FundingSource,
+}
+
+
+@dataclass
+class Compiler:
+    schema: GraphQLSchema
+    guards: Guards
+    fragments: dict[str, FragmentDefinitionNode]
+    variables: dict[str, Any]
+    bindable: frozenset[str]
+    can: Callable[[Permission], bool]
+    default_page_size: int
+    max_page_size: int
+    binders: list[Binder] = field(default_factory=list)
+    audited: list[Select[Any]] = field(default_factory=list)
+    _names: int = 0
+
+    # --- the document
+    def name(self, prefix: str) -> str:
+        self._names += 1
+        return f"{prefix}_{self._names}"
+
+    def included(self, node: Any) -> bool:
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip is not None and skip.get("if") is True:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return not (include is not None and include.get("if") is False)
+
+    def collect(
+        self, type_: GraphQLObjectType, selection_sets: Iterable[SelectionSetNode]
+    ) -> dict[str, list[FieldNode]]:
+        """The fields selected on ``type_``, by response key in the order they first appear (the order of the
+        answer's keys), through fragments and @skip/@include."""
+        found: dict[str, list[FieldNode]] = {}
+        for selection_set in selection_sets:
+            self._collect(type_, selection_set, found, set())
+        return found
+
+    def _collect(
+        self, type_: GraphQLObjectType, selection_set: SelectionSetNode, found: dict[str, list[FieldNode]], seen: set[str]
+    ) -> None:
+        for selection in selection_set.selections:
+            if not self.included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                found.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                if self._applies(type_, selection.type_condition):
+                    self._collect(type_, selection.selection_set, found, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if name in seen or fragment is None or not self._applies(type_, fragment.type_condition):
+                    continue
+                seen.add(name)
+                self._collect(type_, fragment.selection_set, found, seen)
+
+    def _applies(self, type_: GraphQLObjectType, condition: Any) -> bool:
+        if condition is None:
+            return True
+        name = condition.name.value
+        return name == type_.name or any(i.name == name for i in type_.interfaces)
+
+    def allowed(self, coordinate: str) -> tuple[bool, Any]:
+        """Whether the caller passes the field's guard, and else what it gets instead (FieldGuard.denial)."""
+        guard = self.guards.fields.get(coordinate)
+        if guard is None:
+            raise Unsupported(f"{coordinate} has no guard")
+        if guard.by_type or guard.inputs:
+            raise Unsupported(f"{coordinate} is decided at run time")
+        if not guard.any_of or any(self.can(p) for p in guard.any_of):
+            return True, None
+        return False, guard.denial
+
+    def denied(self, coordinate: str, denial: Any, rows: Rows | None) -> ColumnElement[Any]:
+        if denial == "null":
+            return NULL
+        if denial == "empty list":
+            return EMPTY_LIST
+        sql = getattr(denial, "sql", None)
+        if sql is not None and rows is not None:
+            value: ColumnElement[Any] = sql(rows.col)
+            return value
+        raise Unsupported(f"{coordinate}: its denial ({denial!r}) is not compiled")
+
+    # --- the root
+    def operation(self, operation: OperationDefinitionNode) -> Select[Any]:
+        if operation.operation.value != "query":
+            raise Unsupported("not a query")
+        root = self.schema.query_type
+        assert root is not None
+        pairs = []
+        for key, nodes in self.collect(root, [operation.selection_set]).items():
+            pairs.append((key, self.root_field(root, nodes)))
+        statement = select(cast(json_object(pairs), Text))
+        if self.audited:
+            rows = self.audited[0] if len(self.audited) == 1 else union(*self.audited)
+            seen = rows.subquery("nik_shown")
+            audit = AuditTrail.nik_reads_insert(seen.c.id, seen.c.kelurahan_code, true()).cte("nik_reads")
+            statement = statement.add_cte(audit)
+        return statement
+
+    def root_field(self, root: GraphQLObjectType, nodes: list[FieldNode]) -> ColumnElement[Any]:
+        node = nodes[0]
+        name = node.name.value
+        if name == "__typename":
+            return literal_column(f"'{root.name}'", String)
+        field_def = root.fields.get(name)
+        if field_def is None:
+            raise Unsupported(f"Query.{name}")
+        coordinate = f"Query.{name}"
+        ok, denial = self.allowed(coordinate)
+        if not ok:
+            return self.denied(coordinate, denial, None)
+        args = get_argument_values(field_def, node, self.variables)
+        named = get_named_type(field_def.type)
+        assert isinstance(named, GraphQLObjectType)
+        if name == "workers":
+            f = args.get("filter") or {}  # as the resolver's WorkerFilter (graphql-core gives the same values)
+            base = workers.workers_query(
+                kelurahan_code=f.get("kelurahanCode"),
+                kecamatan_code=f.get("kecamatanCode"),
+                occupation=f.get("occupation"),
+                enrollment_status=f.get("enrollmentStatus"),
+                name_contains=f.get("nameContains"),
+            )
+            return self.connection(named, nodes, base, models.Worker, node)
+        if name == "enrollments":
+            f = args.get("filter") or {}
+            base = enrollments.enrollments_query(
+                status=f.get("status"), kelurahan_code=f.get("kelurahanCode"), source_code=f.get("fundingSourceCode")
+            )
+            return self.connection(named, nodes, base, models.Enrollment, node)
+        if name == "workerByNik":
+            return self.worker_by_nik(named, nodes, node)
+        if name == "kelurahan":
+            found = select(models.Kelurahan).where(models.Kelurahan.code == args["code"]).cte(self.name("kelurahan"))
+            value = self.object(named, nodes, Rows(models.Kelurahan, found.c))
+            return select(value).select_from(found).scalar_subquery()
+        raise Unsupported(f"Query.{name}")
+
+    def worker_by_nik(self, named: GraphQLObjectType, nodes: list[FieldNode], node: FieldNode) -> ColumnElement[Any]:
+        # A caller who sees NIKs masked has its lookups audited and its misses limited (api/services/nik_lookups.py):
+        # that stays with the resolver.
+        full, _ = self.allowed("Worker.nik")
+        if not full:
+            raise Unsupported("workerByNik for a caller who sees NIKs masked")
+        argument = next(a for a in node.arguments if a.name.value == "nik")
+        param = self.name("nik")
+        if isinstance(argument.value, VariableNode) and argument.value.name.value in self.bindable:
+            variable = argument.value.name.value
+            self.binders.append(lambda v: {param: _lookup_nik(v.get(variable))})
+        else:
+            value = _lookup_nik(get_argument_values(self.schema.query_type.fields["workerByNik"], node, self.variables)["nik"])  # type: ignore[union-attr]
+            self.binders.append(lambda _v: {param: value})
+        found = workers.by_nik_query(bindparam(param, type_=String)).cte(self.name("by_nik"))
+        rows = Rows(models.Worker, found.c)
+        value = self.object(named, nodes, rows, audit=select(found.c.id, found.c.kelurahan_code))
+        return select(value).select_from(found).scalar_subquery()
+
+    # --- connections
+    def connection(
+        self, conn_type: GraphQLObjectType, nodes: list[FieldNode], base: Select[Any], model: type, node: FieldNode
+    ) -> ColumnElement[Any]:
+        type_name = model.__name__
+        key = model.id  # type: ignore[attr-defined]
+        page_args, binds = self.page_arguments(nodes, node, type_name)
+        try:
+            w = window(page_args, type_name, self.default_page_size, self.max_page_size)
+        except Exception as exc:  # BAD_USER_INPUT: the resolvers answer it
+            raise Unsupported(f"{type_name} page: {exc}") from None
+        filtered = base
+        if w.after is not None:
+            filtered = filtered.where(key > binds.get("after", w.after))
+        if w.before is not None:
+            filtered = filtered.where(key < binds.get("before", w.before))
+        order = key.desc() if w.backwards else key.asc()
+        rank = func.row_number().over(order_by=order).label("rn")
+        page = filtered.add_columns(rank).order_by(order).limit(w.fetch).cte(self.name("page"))
+        rows = Rows(model, page.c)
+        shown = page.c.rn <= w.size
+        more = func.count() > w.size
+        has_next, has_previous = w.flags(more)
+        node_type = _node_type(conn_type)
+        pairs: list[tuple[str, ColumnElement[Any]]] = []
+        for key_name, field_nodes in self.collect(conn_type, [n.selection_set for n in nodes if n.selection_set]).items():
+            name = field_nodes[0].name.value
+            if name == "__typename":
+                pairs.append((key_name, literal_column(f"'{conn_type.name}'", String)))
+            elif name == "totalCount":
+                pairs.append((key_name, count_of(base, key).scalar_subquery()))
+            elif name == "pageInfo":
+                pairs.append((key_name, self.page_info(conn_type, field_nodes, w, type_name, page, shown, has_next, has_previous)))
+            elif name == "edges":
+                edge_type = get_named_type(conn_type.fields["edges"].type)
+                assert isinstance(edge_type, GraphQLObjectType)
+                edge = self.edge(edge_type, node_type, field_nodes, rows, type_name, audit=select(page.c.id, page.c.kelurahan_code).where(shown) if model is models.Worker else None)
+                agg = func.json_agg(aggregate_order_by(edge, page.c.id)).filter(shown)
+                pairs.append((key_name, func.coalesce(agg, EMPTY_LIST)))
+            else:
+                raise Unsupported(f"{conn_type.name}.{name}")
+        return select(json_object(pairs)).select_from(page).scalar_subquery()
+
+    def page_arguments(self, nodes: list[FieldNode], node: FieldNode, type_name: str) -> tuple[PageArgs, dict[str, Any]]:
+        """The page's arguments; a cursor given by a bindable variable becomes a parameter, checked per request."""
+        values: dict[str, Any] = {}
+        binds: dict[str, Any] = {}
+        given = {a.name.value: a.value for a in node.arguments}
+        for name in ("first", "last", "after", "before"):
+            value = given.get(name)
+            if value is None:
+                continue
+            if isinstance(value, VariableNode) and value.name.value in self.bindable and name in ("after", "before"):
+                variable = value.name.value
+                if self.variables.get(variable) is None:
+                    continue
+                param = self.name(name)
+                binds[name] = bindparam(param, type_=Integer)
+                self.binders.append(_cursor_binder(param, variable, type_name))
+                values[name] = _placeholder_cursor(type_name)
+            else:
+                values[name] = _literal_value(value, self.variables)
+        return PageArgs(values.get("first"), values.get("after"), values.get("last"), values.get("before")), binds
+
+    def page_info(
+        self,
+        conn_type: GraphQLObjectType,
+        nodes: list[FieldNode],
+        w: Window,
+        type_name: str,
+        page: Any,
+        shown: ColumnElement[bool],
+        has_next: Any,
+        has_previous: Any,
+    ) -> ColumnElement[Any]:
+        info_type = get_named_type(conn_type.fields["pageInfo"].type)
+        assert isinstance(info_type, GraphQLObjectType)
+        values = {
+            "hasNextPage": has_next if not isinstance(has_next, bool) else _bool(has_next),
+            "hasPreviousPage": has_previous if not isinstance(has_previous, bool) else _bool(has_previous),
+            "startCursor": cursor_sql(type_name, func.min(page.c.id).filter(shown)),
+            "endCursor": cursor_sql(type_name, func.max(page.c.id).filter(shown)),
+            "__typename": literal_column(f"'{info_type.name}'", String),
+        }
+        pairs = []
+        for key, field_nodes in self.collect(info_type, [n.selection_set for n in nodes if n.selection_set]).items():
+            pairs.append((key, values[field_nodes[0].name.value]))
+        return json_object(pairs)
+
+    def edge(
+        self,
+        edge_type: GraphQLObjectType,
+        node_type: GraphQLObjectType,
+        nodes: list[FieldNode],
+        rows: Rows,
+        type_name: str,
+        audit: Select[Any] | None,
+    ) -> ColumnElement[Any]:
+        pairs = []
+        for key, field_nodes in self.collect(edge_type, [n.selection_set for n in nodes if n.selection_set]).items():
+            name = field_nodes[0].name.value
+            if name == "cursor":
+                pairs.append((key, cursor_sql(type_name, rows.col("id"))))
+            elif name == "node":
+                pairs.append((key, self.object(node_type, field_nodes, rows, audit=audit)))
+            elif name == "__typename":
+                pairs.append((key, literal_column(f"'{edge_type.name}'", String)))
+            else:
+                raise Unsupported(f"{edge_type.name}.{name}")
+        return json_object(pairs)
+
+    # --- objects
+    def object(
+        self, type_: GraphQLObjectType, nodes: list[FieldNode], rows: Rows, *, audit: Select[Any] | None = None
+    ) -> ColumnElement[Any]:
+        if type_.name not in MODELS:
+            raise Unsupported(f"objects of type {type_.name}")
+        pairs = []
+        for key, field_nodes in self.collect(type_, [n.selection_set for n in nodes if n.selection_set]).items():
+            pairs.append((key, self.field(type_, field_nodes, rows, audit)))
+        return json_object(pairs)
+
+    def field(
+        self, type_: GraphQLObjectType, nodes: list[FieldNode], rows: Rows, audit: Select[Any] | None
+    ) -> ColumnElement[Any]:
+        node = nodes[0]
+        name = node.name.value
+        if name == "__typename":
+            return literal_column(f"'{type_.name}'", String)
+        coordinate = f"{type_.name}.{name}"
+        field_def = type_.fields[name]
+        ok, denial = self.allowed(coordinate)
+        if not ok:
+            return self.denied(coordinate, denial, rows)
+        if node.arguments:
+            raise Unsupported(f"{coordinate} with arguments")
+        if name == "id":
+            return global_id_sql(type_.name, rows.col("id"))
+        if coordinate == "Worker.nik":
+            if audit is None:
+                raise Unsupported("a full NIK shown where its audit is not compiled")
+            self.audited.append(audit)
+            return rows.col("nik")
+        if coordinate == "Worker.birthYear":
+            return cast(func.extract("year", rows.col("birth_date")), Integer)
+        if coordinate == "Enrollment.programmes":
+            return func.array_to_json(func.array_remove(func.string_to_array(rows.col("programmes"), ","), ""))
+        relation = RELATIONS.get(coordinate)
+        if relation is not None:
+            return relation(self, field_def, nodes, rows)
+        column = COLUMN_RESOLVERS.get(coordinate) or _plain_column(field_def, rows.model)
+        if column is None:
+            raise Unsupported(coordinate)
+        return _scalar(field_def.type, rows.col(column), coordinate)
+
+    def related(self, field_def: GraphQLField, nodes: list[FieldNode], model: type, where: Any, order: Any = None) -> ColumnElement[Any]:
+        named = get_named_type(field_def.type)
+        assert isinstance(named, GraphQLObjectType)
+        value = self.object(named, nodes, Rows(model))
+        found = select(value).where(where)
+        if order is not None:
+            found = found.order_by(*order).limit(1)
+        return found.scalar_subquery()
+
+
+def _worker_kelurahan(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
+    return c.related(field_def, nodes, models.Kelurahan, models.Kelurahan.code == rows.col("kelurahan_code"))
+
+
+def _worker_current_enrollment(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
+    e = models.Enrollment
+    today = bindparam(TODAY, type_=Date)
+    order = current_enrollment_order_sql(e.status, e.coverage_start, e.id, today)
+    return c.related(field_def, nodes, e, e.worker_id == rows.col("id"), order)
+
+
+def _worker_enrollments(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
+    named = get_named_type(field_def.type)
+    assert isinstance(named, GraphQLObjectType)
+    e = models.Enrollment
+    value = c.object(named, nodes, Rows(e))
+    agg = func.coalesce(func.json_agg(aggregate_order_by(value, e.id)), EMPTY_LIST)
+    return select(agg).where(e.worker_id == rows.col("id")).scalar_subquery()
+
+
+def _enrollment_worker(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
+    return c.related(field_def, nodes, models.Worker, models.Worker.id == rows.col("worker_id"))
+
+
+def _enrollment_source(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
+    return c.related(field_def, nodes, models.FundingSource, models.FundingSource.id == rows.col("funding_source_id"))
+
+
+RELATIONS: dict[str, Callable[[Compiler, GraphQLField, list[FieldNode], Rows], ColumnElement[Any]]] = {
+    "Worker.kelurahan": _worker_kelurahan,
+    "Worker.currentEnrollment": _worker_current_enrollment,
+    "Worker.enrollments": _worker_enrollments,
+    "Enrollment.worker": _enrollment_worker,
+    "Enrollment.fundingSource": _enrollment_source,
+}
+
+
+def _node_type(conn_type: GraphQLObjectType) -> GraphQLObjectType:
+    edge = get_named_type(conn_type.fields["edges"].type)
+    assert isinstance(edge, GraphQLObjectType)
+    node = get_named_type(edge.fields["node"].type)
+    assert isinstance(node, GraphQLObjectType)
+    return node
+
+
+def _plain_column(field_def: GraphQLField, model: type) -> str | None:
+    """The column a field without a resolver of its own presents: the Strawberry field's Python name, when the
+    model maps a column of that name (``Worker.fullName``: ``full_name``)."""
+    definition = field_def.extensions.get("strawberry-definition")
+    if definition is None or getattr(definition, "base_resolver", None) is not None:
+        return None
+    python_name = getattr(definition, "python_name", None)
+    table = getattr(model, "__table__", None)
+    if python_name is None or table is None or python_name not in table.c:
+        return None
+    return str(python_name)
+
+
+def _scalar(type_: GraphQLOutputType, column: ColumnElement[Any], coordinate: str) -> ColumnElement[Any]:
+    """A column as the JSON the field's type serialises to (api/schema/scalars.py and Strawberry's scalars)."""
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if isinstance(inner, GraphQLList):
+        raise Unsupported(f"{coordinate}: a list of scalars")
+    if isinstance(inner, GraphQLEnumType):
+        return column  # stored under the member's name, which is the GraphQL value (api/schema/enums.py)
+    assert isinstance(inner, GraphQLScalarType)
+    if inner.name == "Rupiah":
+        return cast(column, String)  # a decimal string (api/schema/scalars.py)
+    if inner.name in ("String", "Int", "Boolean", "Date", "DateTime"):
+        # Dates and times: PostgreSQL's JSON is their ISO 8601 text, as Strawberry's; the connection's time zone
+        # is UTC (db/session.py), as UTCDateTime gives them to Python.
+        return column
+    raise Unsupported(f"{coordinate}: scalar {inner.name}")
+
+
+def _literal_value(value: Any, variables: dict[str, Any]) -> Any:
+    from graphql import value_from_ast_untyped
+
+    return value_from_ast_untyped(value, variables)
+
+
+def _placeholder_cursor(type_name: str) -> str:
+    from api.ids import to_cursor
+
+    return to_cursor(type_name, 0)
+
+
+def _cursor_binder(param: str, variable: str, type_name: str) -> Binder:
+    def bind(values: dict[str, Any]) -> dict[str, Any]:
+        given = values.get(variable)
+        key = parse_cursor(given, type_name) if isinstance(given, str) else None
+        if key is None:
+            raise Fallback(f"{variable}: not a cursor of this list")
+        return {param: key}
+
+    return bind
+
+
+def _lookup_nik(nik: Any) -> str | None:
+    """The NIK looked up, or None (no worker) for one that breaks a NIK's rules, as ``workers.by_nik`` answers."""
+    return None if not isinstance(nik, str) or nik_problems(nik) else nik
