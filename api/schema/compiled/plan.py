@@ -208,7 +208,7 @@ class Compiler:
     schema: GraphQLSchema
     guards: Guards
     fragments: dict[str, FragmentDefinitionNode]
-    variables: dict[str, Any]
+    variable_values: Any  # graphql-core's VariableValues: what its argument and directive readers take
     bindable: frozenset[str]
     can: Callable[[Permission], bool]
     default_page_size: int
@@ -217,16 +217,21 @@ class Compiler:
     audited: list[Select[Any]] = field(default_factory=list)
     _names: int = 0
 
+    @property
+    def variables(self) -> dict[str, Any]:
+        coerced: dict[str, Any] = self.variable_values.coerced
+        return coerced
+
     # --- the document
     def name(self, prefix: str) -> str:
         self._names += 1
         return f"{prefix}_{self._names}"
 
     def included(self, node: Any) -> bool:
-        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variable_values)
         if skip is not None and skip.get("if") is True:
             return False
-        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variable_values)
         return not (include is not None and include.get("if") is False)
 
     def collect(
@@ -316,7 +321,7 @@ class Compiler:
         ok, denial = self.allowed(coordinate)
         if not ok:
             return self.denied(coordinate, denial, None)
-        args = get_argument_values(field_def, node, self.variables)
+        args = get_argument_values(field_def, node, self.variable_values)
         named = get_named_type(field_def.type)
         assert isinstance(named, GraphQLObjectType)
         if name == "workers":
@@ -355,8 +360,9 @@ class Compiler:
             variable = argument.value.name.value
             self.binders.append(lambda v: {param: _lookup_nik(v.get(variable))})
         else:
-            value = _lookup_nik(get_argument_values(self.schema.query_type.fields["workerByNik"], node, self.variables)["nik"])  # type: ignore[union-attr]
-            self.binders.append(lambda _v: {param: value})
+            field_def = root_field_def(self.schema, "workerByNik")
+            nik = _lookup_nik(get_argument_values(field_def, node, self.variable_values)["nik"])
+            self.binders.append(lambda _v: {param: nik})
         found = workers.by_nik_query(bindparam(param, type_=String)).cte(self.name("by_nik"))
         rows = Rows(models.Worker, found.c)
         value = self.object(named, nodes, rows, audit=select(found.c.id, found.c.kelurahan_code))
@@ -562,6 +568,11 @@ RELATIONS: dict[str, Callable[[Compiler, GraphQLField, list[FieldNode], Rows], C
     "Enrollment.worker": _enrollment_worker,
     "Enrollment.fundingSource": _enrollment_source,
 }
+
+
+def root_field_def(schema: GraphQLSchema, name: str) -> GraphQLField:
+    assert schema.query_type is not None
+    return schema.query_type.fields[name]
 
 
 def _node_type(conn_type: GraphQLObjectType) -> GraphQLObjectType:

@@ -67,8 +67,9 @@ class Plans:
         return found
 
     def find(
-        self, query: str, document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any], ctx: Context
+        self, query: str, document: DocumentNode, operation: OperationDefinitionNode, variable_values: Any, ctx: Context
     ) -> Plan | None:
+        variables: dict[str, Any] = variable_values.coerced
         bindable = self.bindable(document)
         decisions = tuple(ctx.can(p) for p in self.permissions)
         shape = tuple(
@@ -84,7 +85,7 @@ class Plans:
             schema=self.schema,
             guards=self.guards,
             fragments=fragments,
-            variables=variables,
+            variable_values=variable_values,
             bindable=bindable,
             can=ctx.can,
             default_page_size=self.default_page_size,
@@ -146,14 +147,14 @@ class CompiledReads(SchemaExtension):
         if operation is None or operation.operation.value != OperationType.QUERY.value:
             return None
         coerced = get_variable_values(self.plans.schema, operation.variable_definitions or (), raw)
-        if isinstance(coerced, list) or getattr(coerced, "errors", None):
+        if isinstance(coerced, list):
             return None  # the resolvers' path reports the variables' errors
-        variables = coerced.coerced if hasattr(coerced, "coerced") else coerced
+        variables = coerced
         plan = self.plans.find(query, document, operation, variables, ctx)
         if plan is None:
             return None
         try:
-            params = plan.params(variables)
+            params = plan.params(variables.coerced)
         except Fallback:
             return None
         params[TODAY] = ctx.today
