@@ -5,7 +5,6 @@ reads of full NIKs any response shows, are written when the request ends, on the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from typing import Any
 
 from sqlalchemy import ColumnElement, Insert, String, bindparam, insert, literal, select

@@ -74,7 +74,9 @@ def _base64_sql(prefix: str, pk: ColumnElement[int]) -> ColumnElement[str]:
         raise ValueError(f"not a type name: {prefix!r}")
     text = literal_column(f"'{prefix}'", String) + cast(pk, String)
     # PostgreSQL's base64 breaks lines every 76 characters; an id or a cursor is at most 48.
-    encoded: ColumnElement[str] = func.encode(func.convert_to(text, literal_column("'UTF8'")), literal_column("'base64'"))
+    encoded: ColumnElement[str] = func.encode(
+        func.convert_to(text, literal_column("'UTF8'")), literal_column("'base64'")
+    )
     return encoded
 
 

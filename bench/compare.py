@@ -463,6 +463,17 @@ QUERIES = [
         raw="q1.sql",
     ),
     Query(
+        "Q5",
+        "Q1 with each worker's full NIK: 50 reads of personal data, each audited (the API writes 50 audit rows)",
+        "kelurahan-operator",
+        KELURAHAN,
+        f'query Q5 {{ workers(first: 50, filter: {{kelurahanCode: "{KELURAHAN}"}}) {{ edges {{ node {{ id fullName'
+        " nik kelurahan { name } currentEnrollment { status membershipNumber } } } } }",
+        f'query Q5 {{ allWorkers(first: 50, condition: {{kelurahanCode: "{KELURAHAN}"}}, orderBy: PRIMARY_KEY_ASC)'
+        " { edges { node { id fullName nik kelurahanByKelurahanCode { name }"
+        " currentEnrollmentList { status membershipNumber } } } } }",
+    ),
+    Query(
         "Q2",
         "Pemkot's dashboard: workers and active enrollments per kelurahan",
         "pemkot-admin",
@@ -626,7 +637,16 @@ def _check_q4(cluster: Cluster, facts: Facts, server: str, data: dict[str, Any],
     return [] if found == [[KELURAHAN]] else [f"worker {nik} not in the database in {KELURAHAN}: {found}"]
 
 
-CHECKS = {"Q1": _check_q1, "Q2": _check_q2, "Q3": _check_q3, "Q4": _check_q4}
+def _check_q5(cluster: Cluster, facts: Facts, server: str, data: dict[str, Any], nik: str) -> list[str]:
+    problems = _check_q1(cluster, facts, server, data, nik)
+    connection = (data.get("workers") if server == "rentan" else data.get("allWorkers")) or {}
+    niks = [e["node"].get("nik") or "" for e in connection.get("edges", [])]
+    if not all(len(n) == 16 and n.isdigit() for n in niks):
+        problems.append("not every NIK is shown in full")
+    return problems
+
+
+CHECKS = {"Q1": _check_q1, "Q2": _check_q2, "Q3": _check_q3, "Q4": _check_q4, "Q5": _check_q5}
 
 
 def check(cluster: Cluster, facts: Facts, query: Query, server: str, data: dict[str, Any], nik: str = "") -> list[str]:

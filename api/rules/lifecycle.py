@@ -119,7 +119,7 @@ def current_enrollment_key(
 
 
 def current_enrollment_order_sql(
-    status: ColumnElement[Any], coverage_start: ColumnElement[Any], enrollment_id: ColumnElement[int], today: Any
+    status: Any, coverage_start: Any, enrollment_id: Any, today: Any
 ) -> tuple[ColumnElement[int], ColumnElement[int]]:
     """``current_enrollment_key`` as ORDER BY terms; ``today`` a date or a bound parameter."""
     is_open = status.in_([s.value for s in OPEN_STATUSES])

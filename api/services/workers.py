@@ -107,7 +107,7 @@ async def by_nik(ctx: Context, nik: str, *, masked: bool) -> Worker | None:
     return worker
 
 
-def by_nik_query(nik: Any) -> Select[tuple[Worker]]:
+def by_nik_query(nik: Any) -> Select[Worker]:
     """The worker holding a full NIK (a value or a bound parameter); the session scopes it."""
     return select(Worker).where(Worker.nik == nik)
 

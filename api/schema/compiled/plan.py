@@ -78,7 +78,7 @@ _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 # PostgreSQL takes at most 100 arguments in a function call: 50 keys of json_build_object.
 MAX_KEYS = 50
 EMPTY_LIST = literal_column("'[]'::json", JSON)
-NULL = literal_column("NULL")
+NULL: ColumnElement[Any] = literal_column("NULL")
 TODAY = "today"
 
 
@@ -245,7 +245,11 @@ class Compiler:
         return found
 
     def _collect(
-        self, type_: GraphQLObjectType, selection_set: SelectionSetNode, found: dict[str, list[FieldNode]], seen: set[str]
+        self,
+        type_: GraphQLObjectType,
+        selection_set: SelectionSetNode,
+        found: dict[str, list[FieldNode]],
+        seen: set[str],
     ) -> None:
         for selection in selection_set.selections:
             if not self.included(selection):
@@ -326,7 +330,7 @@ class Compiler:
         assert isinstance(named, GraphQLObjectType)
         if name == "workers":
             f = args.get("filter") or {}  # as the resolver's WorkerFilter (graphql-core gives the same values)
-            base = workers.workers_query(
+            base: Select[Any] = workers.workers_query(
                 kelurahan_code=f.get("kelurahanCode"),
                 kecamatan_code=f.get("kecamatanCode"),
                 occupation=f.get("occupation"),
@@ -336,10 +340,10 @@ class Compiler:
             return self.connection(named, nodes, base, models.Worker, node)
         if name == "enrollments":
             f = args.get("filter") or {}
-            base = enrollments.enrollments_query(
+            base_enrollments: Select[Any] = enrollments.enrollments_query(
                 status=f.get("status"), kelurahan_code=f.get("kelurahanCode"), source_code=f.get("fundingSourceCode")
             )
-            return self.connection(named, nodes, base, models.Enrollment, node)
+            return self.connection(named, nodes, base_enrollments, models.Enrollment, node)
         if name == "workerByNik":
             return self.worker_by_nik(named, nodes, node)
         if name == "kelurahan":
@@ -354,7 +358,7 @@ class Compiler:
         full, _ = self.allowed("Worker.nik")
         if not full:
             raise Unsupported("workerByNik for a caller who sees NIKs masked")
-        argument = next(a for a in node.arguments if a.name.value == "nik")
+        argument = next(a for a in node.arguments or () if a.name.value == "nik")
         param = self.name("nik")
         if isinstance(argument.value, VariableNode) and argument.value.name.value in self.bindable:
             variable = argument.value.name.value
@@ -393,29 +397,49 @@ class Compiler:
         has_next, has_previous = w.flags(more)
         node_type = _node_type(conn_type)
         pairs: list[tuple[str, ColumnElement[Any]]] = []
-        for key_name, field_nodes in self.collect(conn_type, [n.selection_set for n in nodes if n.selection_set]).items():
+        collected = self.collect(conn_type, [n.selection_set for n in nodes if n.selection_set])
+        for key_name, field_nodes in collected.items():
             name = field_nodes[0].name.value
             if name == "__typename":
                 pairs.append((key_name, literal_column(f"'{conn_type.name}'", String)))
             elif name == "totalCount":
                 pairs.append((key_name, count_of(base, key).scalar_subquery()))
             elif name == "pageInfo":
-                pairs.append((key_name, self.page_info(conn_type, field_nodes, w, type_name, page, shown, has_next, has_previous)))
+                pairs.append(
+                    (
+                        key_name,
+                        self.page_info(conn_type, field_nodes, w, type_name, page, shown, has_next, has_previous),
+                    )
+                )
             elif name == "edges":
                 edge_type = get_named_type(conn_type.fields["edges"].type)
                 assert isinstance(edge_type, GraphQLObjectType)
-                edge = self.edge(edge_type, node_type, field_nodes, rows, type_name, audit=select(page.c.id, page.c.kelurahan_code).where(shown) if model is models.Worker else None)
+                edge = self.edge(
+                    edge_type,
+                    node_type,
+                    field_nodes,
+                    rows,
+                    type_name,
+                    audit=select(page.c.id, page.c.kelurahan_code).where(shown) if model is models.Worker else None,
+                )
                 agg = func.json_agg(aggregate_order_by(edge, page.c.id)).filter(shown)
                 pairs.append((key_name, func.coalesce(agg, EMPTY_LIST)))
             else:
                 raise Unsupported(f"{conn_type.name}.{name}")
-        return select(json_object(pairs)).select_from(page).scalar_subquery()
+        found = select(json_object(pairs))
+        if any(n[0].name.value in ("edges", "pageInfo") for n in collected.values()):
+            # Aggregates over the page: one row, even for an empty page. Without them (totalCount alone) the page
+            # is not read at all.
+            found = found.select_from(page)
+        return found.scalar_subquery()
 
-    def page_arguments(self, nodes: list[FieldNode], node: FieldNode, type_name: str) -> tuple[PageArgs, dict[str, Any]]:
+    def page_arguments(
+        self, nodes: list[FieldNode], node: FieldNode, type_name: str
+    ) -> tuple[PageArgs, dict[str, Any]]:
         """The page's arguments; a cursor given by a bindable variable becomes a parameter, checked per request."""
         values: dict[str, Any] = {}
         binds: dict[str, Any] = {}
-        given = {a.name.value: a.value for a in node.arguments}
+        given = {a.name.value: a.value for a in node.arguments or ()}
         for name in ("first", "last", "after", "before"):
             value = given.get(name)
             if value is None:
@@ -523,7 +547,9 @@ class Compiler:
             raise Unsupported(coordinate)
         return _scalar(field_def.type, rows.col(column), coordinate)
 
-    def related(self, field_def: GraphQLField, nodes: list[FieldNode], model: type, where: Any, order: Any = None) -> ColumnElement[Any]:
+    def related(
+        self, field_def: GraphQLField, nodes: list[FieldNode], model: type, where: Any, order: Any = None
+    ) -> ColumnElement[Any]:
         named = get_named_type(field_def.type)
         assert isinstance(named, GraphQLObjectType)
         value = self.object(named, nodes, Rows(model))
@@ -537,7 +563,9 @@ def _worker_kelurahan(c: Compiler, field_def: GraphQLField, nodes: list[FieldNod
     return c.related(field_def, nodes, models.Kelurahan, models.Kelurahan.code == rows.col("kelurahan_code"))
 
 
-def _worker_current_enrollment(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
+def _worker_current_enrollment(
+    c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows
+) -> ColumnElement[Any]:
     e = models.Enrollment
     today = bindparam(TODAY, type_=Date)
     order = current_enrollment_order_sql(e.status, e.coverage_start, e.id, today)
@@ -572,7 +600,8 @@ RELATIONS: dict[str, Callable[[Compiler, GraphQLField, list[FieldNode], Rows], C
 
 def root_field_def(schema: GraphQLSchema, name: str) -> GraphQLField:
     assert schema.query_type is not None
-    return schema.query_type.fields[name]
+    found: GraphQLField = schema.query_type.fields[name]
+    return found
 
 
 def _node_type(conn_type: GraphQLObjectType) -> GraphQLObjectType:

@@ -165,5 +165,5 @@ class CompiledReads(SchemaExtension):
                 return None
             params.update(ctx.trail.nik_read_params())
         text = (await ctx.db.execute(plan.statement, params)).scalar_one()
-        return ExecutionResult(data=orjson.Fragment(text), errors=None)
-
+        # The JSON text goes out as it is: orjson writes a Fragment into the response body unchanged.
+        return ExecutionResult(data=orjson.Fragment(text), errors=None)  # type: ignore[arg-type]
