@@ -132,7 +132,14 @@ class Plan:
 
     statement: Select[Any]
     binders: list[Binder]
-    audits: bool
+    # For a document showing full NIKs: the same answer with, beside it, the (worker id, region) of each full NIK
+    # shown, for a session on the read replica, which cannot write; the request's trail writes their audit on the
+    # primary before the response leaves (RequestSession.end), as for the resolvers. None: no full NIK shown.
+    on_replica: Select[Any] | None = None
+
+    @property
+    def audits(self) -> bool:
+        return self.on_replica is not None
 
     def params(self, variables: dict[str, Any]) -> dict[str, Any]:
         """Raises :class:`Fallback` when a value makes an answer with an error."""
@@ -297,7 +304,7 @@ class Compiler:
         raise Unsupported(f"{coordinate}: its denial ({denial!r}) is not compiled")
 
     # --- the root
-    def operation(self, operation: OperationDefinitionNode) -> Select[Any]:
+    def operation(self, operation: OperationDefinitionNode) -> Plan:
         if operation.operation.value != "query":
             raise Unsupported("not a query")
         root = self.schema.query_type
@@ -305,13 +312,14 @@ class Compiler:
         pairs = []
         for key, nodes in self.collect(root, [operation.selection_set]).items():
             pairs.append((key, self.root_field(root, nodes)))
-        statement = select(cast(json_object(pairs), Text))
-        if self.audited:
-            rows = self.audited[0] if len(self.audited) == 1 else union(*self.audited)
-            seen = rows.subquery("nik_shown")
-            audit = AuditTrail.nik_reads_insert(seen.c.id, seen.c.kelurahan_code, true()).cte("nik_reads")
-            statement = statement.add_cte(audit)
-        return statement
+        answer = cast(json_object(pairs), Text)
+        if not self.audited:
+            return Plan(select(answer), self.binders)
+        rows = self.audited[0] if len(self.audited) == 1 else union(*self.audited)
+        seen = rows.subquery("nik_shown")
+        audit = AuditTrail.nik_reads_insert(seen.c.id, seen.c.kelurahan_code, true()).cte("nik_reads")
+        shown = select(cast(func.json_agg(func.json_build_array(seen.c.id, seen.c.kelurahan_code)), Text))
+        return Plan(select(answer).add_cte(audit), self.binders, on_replica=select(answer, shown.scalar_subquery()))
 
     def root_field(self, root: GraphQLObjectType, nodes: list[FieldNode]) -> ColumnElement[Any]:
         node = nodes[0]

@@ -92,8 +92,7 @@ class Plans:
             max_page_size=self.max_page_size,
         )
         try:
-            statement = compiler.operation(operation)
-            plan: Plan | str = Plan(statement, compiler.binders, audits=bool(compiler.audited))
+            plan: Plan | str = compiler.operation(operation)
             self.decisions["compiled"] += 1
         except Unsupported as exc:
             log.debug("not compiled: %s", exc)
@@ -158,12 +157,19 @@ class CompiledReads(SchemaExtension):
         except Fallback:
             return None
         params[TODAY] = ctx.today
-        if plan.audits:
-            # The statement writes the audit of the full NIKs it shows: on the primary, committed with the
-            # request (RequestTransaction commits an answer with data).
-            if not ctx.session.begin_writing():
-                return None
-            params.update(ctx.trail.nik_read_params())
-        text = (await ctx.db.execute(plan.statement, params)).scalar_one()
+        if plan.on_replica is not None and ctx.session.replica is not None:
+            # The replica cannot write: the NIKs shown come back beside the answer, and the request's trail audits
+            # them on the primary before the response leaves, as it does for the resolvers.
+            text, shown = (await ctx.db.execute(plan.on_replica, params)).one()
+            for worker_id, region_code in orjson.loads(shown) if shown else ():
+                ctx.note_nik_read(worker_id, region_code)
+        else:
+            if plan.audits:
+                # The statement writes the audit of the full NIKs it shows: on the primary, committed with the
+                # request (RequestTransaction commits an answer with data).
+                if not ctx.session.begin_writing():
+                    return None
+                params.update(ctx.trail.nik_read_params())
+            text = (await ctx.db.execute(plan.statement, params)).scalar_one()
         # The JSON text goes out as it is: orjson writes a Fragment into the response body unchanged.
         return ExecutionResult(data=orjson.Fragment(text), errors=None)  # type: ignore[arg-type]
