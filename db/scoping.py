@@ -31,6 +31,7 @@ from typing import Any, assert_never
 from sqlalchemy import BindParameter, ColumnElement, String, event, exists, false, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.visitors import iterate
 
 import db.models  # noqa: F401 - every mapped class, so that the declarations below are complete
 from db.base import Base, InOrAboveRegion, InRegion, OwnedBySubject, ScopeRule, ThroughParent, Unscoped
@@ -293,3 +294,54 @@ def _options_for(scope: RowScope | None, write: bool) -> tuple[Any, ...]:
         with_loader_criteria(entity, criterion, include_aliases=True)
         for entity, criterion in criteria_for(scope, write=write)
     )
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class ScopedSQL:
+    """A statement compiled under a scope: its text, and how an execution's parameters become the driver's."""
+
+    statement: Any
+    sql: str
+    order: tuple[str, ...]
+    constants: tuple[Any, ...]  # the value each parameter carries in the statement, or _MISSING: given per execution
+    processors: tuple[Any, ...]
+
+    def values(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        found = []
+        for name, constant, process in zip(self.order, self.constants, self.processors, strict=True):
+            value = params[name] if constant is _MISSING else constant
+            found.append(process(value) if process is not None else value)
+        return tuple(found)
+
+
+_compiled: dict[tuple[int, RowScope | None, str], ScopedSQL] = {}
+
+
+def scoped_sql(statement: Any, scope: RowScope | None, dialect: Any) -> ScopedSQL:
+    """``statement`` with the read criteria of ``scope`` (the ones :func:`_apply_scope` adds to every ORM
+    statement), compiled once per statement, scope and dialect. For statements kept for the life of the process
+    (compiled reads, api/schema/compiled/): the scope's codes are rendered into the text, as they are at every
+    execution through the session; the statement's own parameters without a value come with each execution."""
+    key = (id(statement), scope, dialect.name)
+    found = _compiled.get(key)
+    if found is not None and found.statement is statement:
+        return found
+    required = {b.key for b in iterate(statement) if isinstance(b, BindParameter) and b.required}
+    placeholders = statement.params({name: None for name in required})
+    compiled = placeholders.options(*_options_for(scope, False)).compile(
+        dialect=dialect, compile_kwargs={"render_postcompile": True}
+    )
+    # render_postcompile keeps the expanded parameters' values (an IN list of statuses) in its expanded state.
+    expanded = compiled._post_compile_expanded_state
+    given = expanded.parameters if expanded is not None else compiled.construct_params()
+    order = tuple((expanded.positiontup if expanded is not None else compiled.positiontup) or ())
+    constants = tuple(_MISSING if name in required else given[name] for name in order)
+    processors = compiled._bind_processors
+    found = ScopedSQL(statement, str(compiled), order, constants, tuple(processors.get(n) for n in order))
+    if len(_compiled) > 4096:
+        _compiled.clear()
+    _compiled[key] = found
+    return found

@@ -160,7 +160,8 @@ class CompiledReads(SchemaExtension):
         if plan.on_replica is not None and ctx.session.replica is not None:
             # The replica cannot write: the NIKs shown come back beside the answer, and the request's trail audits
             # them on the primary before the response leaves, as it does for the resolvers.
-            text, shown = (await ctx.db.execute(plan.on_replica, params)).one()
+            row: Any = (await ctx.db.execute_compiled(plan.on_replica, params)).one()
+            text, shown = row[0], row[1]
             for worker_id, region_code in orjson.loads(shown) if shown else ():
                 ctx.note_nik_read(worker_id, region_code)
         else:
@@ -170,6 +171,6 @@ class CompiledReads(SchemaExtension):
                 if not ctx.session.begin_writing():
                     return None
                 params.update(ctx.trail.nik_read_params())
-            text = (await ctx.db.execute(plan.statement, params)).scalar_one()
+            text = (await ctx.db.execute_compiled(plan.statement, params)).scalar_one()
         # The JSON text goes out as it is: orjson writes a Fragment into the response body unchanged.
         return ExecutionResult(data=orjson.Fragment(text), errors=None)  # type: ignore[arg-type]
