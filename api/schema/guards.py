@@ -110,7 +110,7 @@ def _type_rule(named: GraphQLNamedType) -> Rule | None:
     return rule
 
 
-def _is_connection(named: GraphQLNamedType) -> bool:
+def is_connection(named: GraphQLNamedType) -> bool:
     return isinstance(named, GraphQLObjectType) and "edges" in named.fields and "pageInfo" in named.fields
 
 
@@ -127,7 +127,7 @@ def denial_of(type_: GraphQLType, rule: Needs, *, mutation: bool = False) -> Den
     if isinstance(inner, GraphQLList):
         return "empty list"
     named = get_named_type(inner)
-    if named is not None and _is_connection(named):
+    if named is not None and is_connection(named):
         return "empty connection"
     return "error"
 

@@ -42,6 +42,7 @@ from graphql import (
     VariableNode,
     Visitor,
     get_named_type,
+    value_from_ast_untyped,
     visit,
 )
 from graphql.execution.values import get_argument_values, get_directive_values
@@ -65,11 +66,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from api.audit_trail import AuditTrail
-from api.ids import cursor_sql, global_id_sql, parse_cursor
+from api.ids import cursor_sql, global_id_sql, parse_cursor, to_cursor
 from api.policies.permissions import Permission
 from api.rules.lifecycle import current_enrollment_order_sql
 from api.rules.nik import nik_problems
-from api.schema.guards import Guards
+from api.schema.guards import Guards, is_connection
 from api.schema.pagination import PageArgs, Window, count_of, window
 from api.services import enrollments, workers
 from db import models
@@ -183,12 +184,8 @@ def bindable_variables(schema: GraphQLSchema, document: DocumentNode) -> frozens
 
 def _bindable_argument(parent: str, field_def: GraphQLField, argument: str) -> bool:
     if argument in ("after", "before"):
-        return _is_connection(get_named_type(field_def.type))
+        return is_connection(get_named_type(field_def.type))
     return parent == "Query" and argument == "nik"  # workerByNik, the one root field with a nik
-
-
-def _is_connection(named: Any) -> bool:
-    return isinstance(named, GraphQLObjectType) and "edges" in named.fields and "pageInfo" in named.fields
 
 
 # Fields whose resolver presents a column of the row unchanged (the others with a resolver are written below, or
@@ -651,14 +648,10 @@ def _scalar(type_: GraphQLOutputType, column: ColumnElement[Any], coordinate: st
 
 
 def _literal_value(value: Any, variables: dict[str, Any]) -> Any:
-    from graphql import value_from_ast_untyped
-
     return value_from_ast_untyped(value, variables)
 
 
 def _placeholder_cursor(type_name: str) -> str:
-    from api.ids import to_cursor
-
     return to_cursor(type_name, 0)
 
 
