@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransa
 from sqlalchemy.orm import Session, SessionTransaction
 
 from api.audit_trail import AuditTrail
-from db.scoping import RowScope, get_scope, scoped_sql, set_scope
+from db.scoping import RowScope, scoped_sql, set_scope
 from db.session import writer_bind
 
 log = logging.getLogger("rentan.session")
@@ -62,16 +62,6 @@ class Db:
     async def execute(self, statement: Executable, params: Any = None) -> Result[*tuple[Any, ...]]:
         async with self._lock:
             return await self.session.execute(statement, params)
-
-    async def execute_compiled(self, statement: Select[Any], params: dict[str, Any]) -> Result[Any]:
-        """A statement the request runs many times (a compiled read): its SQL is compiled once per statement and
-        row scope, with the same criteria the scoping hook adds (db/scoping.py, ``scoped_sql``), and sent as text
-        on the session's connection. SQLAlchemy's per-execution work (the cache key, the ORM compile state, the
-        rendering of the scope's codes) was two thirds of such a request's CPU (bench/README.md)."""
-        async with self._lock:
-            connection = await self.session.connection()
-            found = scoped_sql(statement, get_scope(self.session.sync_session), connection.dialect)
-            return await connection.exec_driver_sql(found.sql, found.values(params))
 
     async def scalars(self, statement: Executable, params: Any = None) -> Sequence[Any]:
         async with self._lock:
@@ -146,13 +136,26 @@ class RequestSession:
         """The database's dialect (``postgresql``, ``sqlite``), without opening the session."""
         return (self.replica if self.replica is not None and not self.writable else self.primary).dialect.name
 
-    def begin_writing(self) -> bool:
-        """Make this request's session the primary's, committed when the request succeeds: for a read that also
-        writes (a compiled read's audit). False when the session is open already, on the replica."""
+    async def run_alone(
+        self, statement: Select[Any], params: dict[str, Any], *, writes: bool
+    ) -> Row[*tuple[Any, ...]] | None:
+        """The request's one statement (a compiled read, api/schema/compiled/), run on a connection of its own in
+        autocommit: one round trip instead of three (BEGIN, the statement, ROLLBACK or COMMIT). A single
+        statement sees one snapshot whether or not a transaction surrounds it, and one that writes (the audit of
+        the full NIKs it shows, a CTE) commits all of it or nothing. ``writes``: on the primary. Returns the
+        statement's one row; None when the request's session is open already (its transaction must see it)."""
         if self._db is not None:
-            return self.writable
-        self.writable = True
-        return True
+            return None
+        bind = writer_bind(self.primary) if writes else self.replica if self.replica is not None else self.primary
+        async with bind.connect() as connection:
+            alone = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            info = alone.info  # the pooled connection's: cleared before it goes back
+            info[STATEMENTS_KEY] = self.statements
+            try:
+                found = scoped_sql(statement, self.scope, alone.dialect)
+                return (await alone.exec_driver_sql(found.sql, found.values(params))).one()
+            finally:
+                info.pop(STATEMENTS_KEY, None)
 
     @property
     def db(self) -> Db:
@@ -176,15 +179,18 @@ class RequestSession:
         committed = False
         if self._db is not None:
             session = self._db.session
-            try:
-                if commit and self.writable:
-                    await trail.write(session)
-                    await session.commit()
-                    committed = True
-                else:
-                    await session.rollback()
-            finally:
-                await session.close()  # a failed commit must not keep its connection (and SQLite's write lock)
+            # After the statement in flight, if any: a resolver cancelled mid-statement (graphql-core cancels the
+            # others when one fails) is still ending it, and its connection must not go back to the pool before.
+            async with self._db._lock:
+                try:
+                    if commit and self.writable:
+                        await trail.write(session)
+                        await session.commit()
+                        committed = True
+                    else:
+                        await session.rollback()
+                finally:
+                    await session.close()  # a failed commit must not keep its connection (nor SQLite's write lock)
             if committed:
                 for hook in self.after_commit:
                     try:

@@ -160,17 +160,20 @@ class CompiledReads(SchemaExtension):
         if plan.on_replica is not None and ctx.session.replica is not None:
             # The replica cannot write: the NIKs shown come back beside the answer, and the request's trail audits
             # them on the primary before the response leaves, as it does for the resolvers.
-            row: Any = (await ctx.db.execute_compiled(plan.on_replica, params)).one()
+            row = await ctx.session.run_alone(plan.on_replica, params, writes=False)
+            if row is None:
+                return None
             text, shown = row[0], row[1]
             for worker_id, region_code in orjson.loads(shown) if shown else ():
                 ctx.note_nik_read(worker_id, region_code)
         else:
             if plan.audits:
-                # The statement writes the audit of the full NIKs it shows: on the primary, committed with the
-                # request (RequestTransaction commits an answer with data).
-                if not ctx.session.begin_writing():
-                    return None
+                # The statement writes the audit of the full NIKs it shows, on the primary: the answer and its
+                # audit are one statement, committed together or not at all.
                 params.update(ctx.trail.nik_read_params())
-            text = (await ctx.db.execute_compiled(plan.statement, params)).scalar_one()
+            row = await ctx.session.run_alone(plan.statement, params, writes=plan.audits)
+            if row is None:
+                return None
+            text = row[0]
         # The JSON text goes out as it is: orjson writes a Fragment into the response body unchanged.
         return ExecutionResult(data=orjson.Fragment(text), errors=None)  # type: ignore[arg-type]
