@@ -79,6 +79,10 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
 
     @event.listens_for(pool, "checkout")
     def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if _closed(dbapi_connection):
+            # Closed on our side: a task cancelled mid-statement (graphql-core cancels a request's other resolvers
+            # when one fails) has the driver terminate its connection, which may reach the pool uninvalidated.
+            raise DisconnectionError("connection closed while checked in")
         since = record.info.get(IDLE_SINCE)
         if since is not None and time.monotonic() - since <= idle_seconds:
             return
@@ -89,6 +93,13 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
         if not alive:
             # The pool discards this connection and checks out another (documented: "pessimistic" handling).
             raise DisconnectionError("connection found dead after being idle")
+
+
+def _closed(dbapi_connection: Any) -> bool:
+    """Whether asyncpg has closed this connection: a flag of the driver's, no round trip."""
+    driver = getattr(dbapi_connection, "_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    return bool(is_closed()) if callable(is_closed) else False
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

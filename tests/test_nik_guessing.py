@@ -145,6 +145,26 @@ def test_a_masked_roles_lookups_are_audited(server: Server, admin: Api, role: st
         assert secret not in repr(everything)
 
 
+def test_a_lookup_in_a_document_that_fails_elsewhere_is_still_audited(server: Server, admin: Api) -> None:
+    """A sibling root field's bad cursor fails the whole document (data null) while the others are still reading:
+    graphql-core cancels them mid-statement. The lookup already made is audited all the same, and the answer is
+    the input error alone (not an internal one from a connection the cancelled statement left closed); the next
+    request is served. Found by the generated documents of tests/test_compiled_reads.py."""
+    who = subject("pemkot-analyst")
+    api = server.api("pemkot-analyst", subject=who)
+    document = """{
+      kelurahan(code: "3575025212718859") { name }
+      workerByNik(nik: "3575011001") { enrollments { fundingSource { fundedMonthlyIncome } } moves { recordedBy } }
+      enrollments(first: 0, after: "3575025212718859", before: "3575025212718859") { totalCount }
+    }"""
+    for _ in range(3):
+        r = api.result(document)
+        assert r.data is None
+        assert [(e["path"], e["extensions"]["code"]) for e in r.errors] == [(["enrollments"], "BAD_USER_INPUT")]
+    assert [e[1:3] for e in lookup_events(server, who)] == [(TYPICAL_SCOPE["pemkot-analyst"], "malformed")] * 3
+    assert api.data(BY_NIK, nik=nik_of(admin, BUGUL_LOR)[1])["workerByNik"] is not None
+
+
 def test_a_lookup_outside_the_viewers_scope_is_an_audited_miss(server: Server, admin: Api) -> None:
     """The NIK of a worker of another kelurahan answers null and is recorded as a miss: the trail says no more
     than the answer did."""
