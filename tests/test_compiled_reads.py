@@ -112,7 +112,38 @@ DOCUMENTS: list[tuple[str, dict[str, Any]]] = [
     ("query N($nik: String!) { workerByNik(nik: $nik) { id } }", {"nik": "not a nik"}),
     (f'{{ kelurahan(code: "{BUGUL_LOR}") {{ id code name __typename }} }}', {}),
     (f'{{ kelurahan(code: "{KARANGKETUG}") {{ code name }} }}', {}),
+    (
+        "{ contributionBills(first: 4) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
+        " edges { cursor node { id period participants amount status dueDate issuedAt paidAt overdue"
+        " fundingSource { id code fiscalYear allocated fundedMonthlyIncome } __typename } } } }",
+        {},
+    ),
+    (
+        "query B($y: Int, $b: String) { contributionBills(fiscalYear: $y, last: 2, before: $b) { pageInfo {"
+        " hasPreviousPage startCursor } edges { node { period overdue } } } }",
+        {"y": 2025, "b": to_cursor("ContributionBill", 6)},
+    ),
+    (
+        "{ fundingSources { id code name fiscalYear legalBasis coverageStart coverageEnd allocated"
+        " fundedMonthlyIncome __typename } none: fundingSources(fiscalYear: 1999) { code } }",
+        {},
+    ),
+    (
+        f'{{ kelurahan(code: "{BUGUL_LOR}") {{ name workers(first: 3, filter: {{nameContains: "a"}}) {{ totalCount'
+        " pageInfo { hasNextPage endCursor } edges { cursor node { id fullName nik kelurahan { code } } } } } }",
+        {},
+    ),
+    (
+        "query K($k: String!) { kelurahan(code: $k) { code workers(last: 2, filter: {kelurahanCode: $k})"
+        " { edges { node { id occupation } } } } }",
+        {"k": KARANGKETUG},
+    ),
     ("{ workers(first: 2) { edges { node { id moves { effectiveDate } } } } }", {}),  # not compiled
+    (  # not compiled: filtered to another kelurahan (the resolver answers an empty page)
+        f'{{ kelurahan(code: "{BUGUL_LOR}") {{ workers(filter: {{kelurahanCode: "{KARANGKETUG}"}})'
+        " { totalCount } } }",
+        {},
+    ),
 ]
 
 
@@ -175,6 +206,24 @@ def test_each_document_answers_alike_on_both_paths(
     assert compiled_once >= 8, compiled_once
 
 
+@pytest.mark.parametrize(("role", "scope"), [("pemkot-admin", CITY), ("auditor", BUGUL_LOR[:6])])
+def test_bills_sources_and_a_kelurahans_workers_are_one_statement(
+    http: httpx.Client, server: Server, resolvers: Server, role: str, scope: str
+) -> None:
+    """The funding lists and a kelurahan's own page of workers compile (the documents above prove them alike)."""
+    token = server.token(role, scope, subject=f"{role}-{scope}-lists@test")
+    bills = "{ contributionBills(first: 3) { totalCount edges { node { id period overdue fundingSource { code } } } } }"
+    sources = "{ fundingSources { code allocated } }"
+    own = f'{{ kelurahan(code: "{BUGUL_LOR}") {{ workers(first: 2) {{ totalCount edges {{ node {{ id nik }} }} }} }} }}'
+    for query in (bills, sources, own):
+        answer = _both(http, server, resolvers, token, query, {})
+        assert answer["statements"] == 1, query
+        assert "errors" not in answer, answer
+    counted = _both(http, server, resolvers, token, bills, {})["data"]["contributionBills"]
+    assert counted["totalCount"] >= len(counted["edges"]) > 0
+    assert len(_both(http, server, resolvers, token, own, {})["data"]["kelurahan"]["workers"]["edges"]) == 2
+
+
 def test_a_page_of_full_niks_is_audited_by_its_statement(http: httpx.Client, server: Server, resolvers: Server) -> None:
     """Q5: a page of full NIKs (the whole of Bugul Lor's, in the suite's data), one audit row each, written by the
     one statement that read them."""
@@ -218,14 +267,23 @@ def test_generated_documents_answer_alike_on_both_paths(
 ) -> None:
     token = server.token(role, scope, subject=f"{role}-generated@test")
     niks = [r[0] for r in server.sql("SELECT nik FROM workers ORDER BY id LIMIT 3")]
-    strings = [*niks, BUGUL_LOR, KARANGKETUG, BUGUL_LOR[:6], "a", to_cursor("Worker", 50), to_cursor("Enrollment", 9)]
+    strings = [
+        *niks,
+        BUGUL_LOR,
+        KARANGKETUG,
+        BUGUL_LOR[:6],
+        "a",
+        to_cursor("Worker", 50),
+        to_cursor("Enrollment", 9),
+        to_cursor("ContributionBill", 3),
+    ]
     scalars = {
         "String": st.one_of(st.sampled_from(strings), st.text(max_size=6)).map(nodes.String),
         "Int": st.sampled_from([0, 1, 3, 20, 101, -1]).map(nodes.Int),
     }
     strategy = hypothesis_graphql.queries(
         _served_schema(http, server),
-        fields=["workers", "workerByNik", "enrollments", "kelurahan"],
+        fields=["workers", "workerByNik", "enrollments", "kelurahan", "contributionBills", "fundingSources"],
         custom_scalars=scalars,
     )
     compiled: list[bool] = []

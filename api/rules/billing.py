@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from db.models import BillStatus, ContributionBill, Enrollment, EnrollmentStatus
 from db.reference import public_holidays
@@ -35,9 +36,16 @@ def is_overdue(bill: ContributionBill, today: date) -> bool:
     return bill.status == BillStatus.ISSUED and today > bill.due_date
 
 
-def overdue_on(as_of: date) -> ColumnElement[bool]:
-    """:func:`is_overdue` as SQL, for aggregates over bills."""
-    return and_(ContributionBill.status == BillStatus.ISSUED, ContributionBill.due_date < as_of)
+def overdue_on(
+    as_of: date | ColumnElement[date],
+    status: ColumnElement[BillStatus] | None = None,
+    due: ColumnElement[date] | None = None,
+) -> ColumnElement[bool]:
+    """:func:`is_overdue` as SQL, for aggregates over bills; ``status`` and ``due``: the bill's columns where they
+    are read from elsewhere than the table (a page of bills, api/schema/compiled/plan.py)."""
+    status_of: SQLCoreOperations[BillStatus] = ContributionBill.status if status is None else status
+    due_of: SQLCoreOperations[date] = ContributionBill.due_date if due is None else due
+    return and_(status_of == BillStatus.ISSUED, due_of < as_of)
 
 
 def covered_in(start: date, end: date) -> tuple[ColumnElement[bool], ...]:

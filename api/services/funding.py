@@ -40,8 +40,12 @@ async def source_commitment(ctx: Context, source: FundingSource) -> tuple[int, i
     return int(count), int(monthly)
 
 
+# The order sources are listed in, wherever they are (the compiled reads' JSON too).
+SOURCES_ORDER = (FundingSource.fiscal_year, FundingSource.code)
+
+
 def sources_query(fiscal_year: int | None) -> Select[FundingSource]:
-    stmt = select(FundingSource).order_by(FundingSource.fiscal_year, FundingSource.code)
+    stmt = select(FundingSource).order_by(*SOURCES_ORDER)
     return stmt.where(FundingSource.fiscal_year == fiscal_year) if fiscal_year is not None else stmt
 
 

@@ -68,11 +68,12 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from api.audit_trail import AuditTrail
 from api.ids import cursor_sql, global_id_sql, parse_cursor, to_cursor
 from api.policies.permissions import Permission
+from api.rules.billing import overdue_on
 from api.rules.lifecycle import current_enrollment_order_sql
 from api.rules.nik import nik_problems
 from api.schema.guards import Guards, is_connection
 from api.schema.pagination import PageArgs, Window, count_of, window
-from api.services import enrollments, workers
+from api.services import enrollments, funding, workers
 from db import models
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
@@ -118,6 +119,8 @@ class Rows:
 
     model: type
     page: Any = None  # a CTE's column collection, or None: the model's own attributes
+    # A kelurahan's code, when the plan knows it (``kelurahan(code:)``): its workers are a page of their own.
+    code: str | None = None
 
     def col(self, name: str) -> ColumnElement[Any]:
         found: ColumnElement[Any] = self.page[name] if self.page is not None else getattr(self.model, name)
@@ -204,6 +207,7 @@ MODELS: dict[str, type] = {
     "Enrollment": models.Enrollment,
     "Kelurahan": models.Kelurahan,
     "FundingSource": models.FundingSource,
+    "ContributionBill": models.ContributionBill,
 }
 
 
@@ -334,15 +338,7 @@ class Compiler:
         named = get_named_type(field_def.type)
         assert isinstance(named, GraphQLObjectType)
         if name == "workers":
-            f = args.get("filter") or {}  # as the resolver's WorkerFilter (graphql-core gives the same values)
-            base: Select[Any] = workers.workers_query(
-                kelurahan_code=f.get("kelurahanCode"),
-                kecamatan_code=f.get("kecamatanCode"),
-                occupation=f.get("occupation"),
-                enrollment_status=f.get("enrollmentStatus"),
-                name_contains=f.get("nameContains"),
-            )
-            return self.connection(named, nodes, base, models.Worker, node)
+            return self.connection(named, nodes, _workers(args.get("filter") or {}, None), models.Worker, node)
         if name == "enrollments":
             f = args.get("filter") or {}
             base_enrollments: Select[Any] = enrollments.enrollments_query(
@@ -352,9 +348,18 @@ class Compiler:
         if name == "workerByNik":
             return self.worker_by_nik(named, nodes, node)
         if name == "kelurahan":
-            found = select(models.Kelurahan).where(models.Kelurahan.code == args["code"]).cte(self.name("kelurahan"))
-            value = self.object(named, nodes, Rows(models.Kelurahan, found.c))
+            code = args["code"]
+            found = select(models.Kelurahan).where(models.Kelurahan.code == code).cte(self.name("kelurahan"))
+            value = self.object(named, nodes, Rows(models.Kelurahan, found.c, code=code))
             return select(value).select_from(found).scalar_subquery()
+        if name == "contributionBills":
+            bills = funding.bills_query(args.get("fiscalYear"))
+            return self.connection(named, nodes, bills, models.ContributionBill, node)
+        if name == "fundingSources":
+            sources = funding.sources_query(args.get("fiscalYear")).cte(self.name("sources"))
+            value = self.object(named, nodes, Rows(models.FundingSource, sources.c))
+            order = [sources.c[column.key] for column in funding.SOURCES_ORDER]
+            return select(func.coalesce(func.json_agg(aggregate_order_by(value, *order)), EMPTY_LIST)).scalar_subquery()
         raise Unsupported(f"Query.{name}")
 
     def worker_by_nik(self, named: GraphQLObjectType, nodes: list[FieldNode], node: FieldNode) -> ColumnElement[Any]:
@@ -531,6 +536,8 @@ class Compiler:
         ok, denial = self.allowed(coordinate)
         if not ok:
             return self.denied(coordinate, denial, rows)
+        if coordinate == "Kelurahan.workers":
+            return self.kelurahan_workers(field_def, nodes, rows)
         if node.arguments:
             raise Unsupported(f"{coordinate} with arguments")
         if name == "id":
@@ -542,6 +549,8 @@ class Compiler:
             return rows.col("nik")
         if coordinate == "Worker.birthYear":
             return cast(func.extract("year", rows.col("birth_date")), Integer)
+        if coordinate == "ContributionBill.overdue":
+            return overdue_on(bindparam(TODAY, type_=Date), rows.col("status"), rows.col("due_date"))
         if coordinate == "Enrollment.programmes":
             return func.array_to_json(func.array_remove(func.string_to_array(rows.col("programmes"), ","), ""))
         relation = RELATIONS.get(coordinate)
@@ -551,6 +560,18 @@ class Compiler:
         if column is None:
             raise Unsupported(coordinate)
         return _scalar(field_def.type, rows.col(column), coordinate)
+
+    def kelurahan_workers(self, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
+        """A kelurahan's workers, as ``workers(filter: {kelurahanCode: code})`` (api/schema/lists.py)."""
+        if rows.code is None:
+            raise Unsupported("the workers of a kelurahan the plan does not know the code of")
+        node = nodes[0]
+        f = get_argument_values(field_def, node, self.variable_values).get("filter") or {}
+        if f.get("kelurahanCode") not in (None, rows.code):
+            raise Unsupported("the workers of a kelurahan, filtered to another")
+        named = get_named_type(field_def.type)
+        assert isinstance(named, GraphQLObjectType)
+        return self.connection(named, nodes, _workers(f, rows.code), models.Worker, node)
 
     def related(
         self, field_def: GraphQLField, nodes: list[FieldNode], model: type, where: Any, order: Any = None
@@ -562,6 +583,17 @@ class Compiler:
         if order is not None:
             found = found.order_by(*order).limit(1)
         return found.scalar_subquery()
+
+
+def _workers(f: dict[str, Any], kelurahan_code: str | None) -> Select[Any]:
+    """The workers of a WorkerFilter (graphql-core gives its values as the resolver's WorkerFilter holds them)."""
+    return workers.workers_query(
+        kelurahan_code=kelurahan_code or f.get("kelurahanCode"),
+        kecamatan_code=f.get("kecamatanCode"),
+        occupation=f.get("occupation"),
+        enrollment_status=f.get("enrollmentStatus"),
+        name_contains=f.get("nameContains"),
+    )
 
 
 def _worker_kelurahan(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
@@ -590,7 +622,7 @@ def _enrollment_worker(c: Compiler, field_def: GraphQLField, nodes: list[FieldNo
     return c.related(field_def, nodes, models.Worker, models.Worker.id == rows.col("worker_id"))
 
 
-def _enrollment_source(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
+def _funding_source(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
     return c.related(field_def, nodes, models.FundingSource, models.FundingSource.id == rows.col("funding_source_id"))
 
 
@@ -599,7 +631,8 @@ RELATIONS: dict[str, Callable[[Compiler, GraphQLField, list[FieldNode], Rows], C
     "Worker.currentEnrollment": _worker_current_enrollment,
     "Worker.enrollments": _worker_enrollments,
     "Enrollment.worker": _enrollment_worker,
-    "Enrollment.fundingSource": _enrollment_source,
+    "Enrollment.fundingSource": _funding_source,
+    "ContributionBill.fundingSource": _funding_source,
 }
 
 
