@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,10 +37,13 @@ from api.policies.authorizer import Authorizer
 from api.policies.watch import PolicyWatcher
 from api.rules.validation import nul_character_at
 from api.schema.build import build_schema, is_unexpected
+from api.schema.extensions import record_operation, statements_ran
 from api.session import install_statement_counting
 from api.settings import Settings, get_settings
 from db.migrate import head_revision
 from db.session import create_engine
+
+log = logging.getLogger("rentan.app")
 
 PRINCIPAL_KEY = "rentan.principal"
 SUSPENDED_BODY = {
@@ -121,6 +125,8 @@ class RentanGraphQL(GraphQL[Context, None]):
             schema, graphql_ide="graphiql" if settings.graphiql_enabled else None, allow_queries_via_get=False
         )
         self.settings = settings
+        self.schema_plans = schema.plans
+        self.reports_statements = schema.reports_statements
         self.authorizer = authorizer
         self.engine = engine
         self.read_engine = read_engine
@@ -184,11 +190,42 @@ class RentanGraphQL(GraphQL[Context, None]):
                 data=None, errors=[GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "field": where})]
             )
         else:
-            result = await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
+            express = await self._express(request_adapter.method, context, request_data)
+            result = (
+                express
+                if express is not None
+                else await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value, request_data
+                )
             )
         if result.errors:
             result.errors = [in_language(error, context.language) for error in result.errors]
+        return result
+
+    async def _express(self, method: str, context: Context, data: GraphQLRequestData) -> ExecutionResult | None:
+        """A compiled read whose key a plan has answered after the full chain of checks: answered again without
+        running the chain (api/schema/compiled/run.py, the express lane), as the chain's extensions would end
+        it. None: the chain answers."""
+        if not (
+            self.settings.compiled_reads
+            and method == "POST"  # the chain refuses a query sent by GET
+            and data.protocol == "http"  # not a stream
+            and data.query is not None
+            and context.session.dialect == "postgresql"
+        ):
+            return None
+        try:
+            found = await self.schema_plans.express(context, data.query, data.operation_name, data.variables or {})
+        except Exception:  # the chain runs the same plan, and reports what fails as it does for any request
+            log.warning("the express lane failed; the full chain answers", exc_info=True)
+            return None
+        if found is None:
+            return None
+        result, operation = found
+        await context.finish(commit=True)  # as RequestTransaction: nothing is pending (the lane never audits later)
+        record_operation(operation.name.value if operation.name else None, operation.operation.value)
+        if self.reports_statements:
+            result.extensions = statements_ran(context)
         return result
 
     def encode_json(self, data: object) -> bytes:

@@ -37,6 +37,12 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 ERRORS = Counter("rentan_graphql_errors_total", "GraphQL errors and user errors by code.", ["code"])
+COMPILED_READS = Counter(
+    "rentan_compiled_reads_total",
+    "Reads answered by one compiled statement, by path: after the full chain of checks (checked), or by the "
+    "express lane, for a key the chain has passed before (express).",
+    ["path"],
+)
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _CODE = re.compile(r"[A-Z_]{1,40}")

@@ -12,6 +12,7 @@ On SQLite there is nothing to compare (compiled reads are PostgreSQL's); the mod
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -239,6 +240,50 @@ def test_a_page_of_full_niks_is_audited_by_its_statement(http: httpx.Client, ser
     audited = _audit(server, request_id)
     assert sorted(r[3] for r in audited) == sorted(e["node"]["id"] for e in shown)
     assert {r[2] for r in audited} == {"worker.nik:read"}
+
+
+def _express_count(http: httpx.Client, server: Server) -> float:
+    metrics = http.get(server.url.rsplit("/", 1)[0] + "/metrics").text
+    found = re.search(r'^rentan_compiled_reads_total\{path="express"\} (\S+)$', metrics, re.MULTILINE)
+    return float(found[1]) if found else 0.0
+
+
+def test_a_document_asked_again_takes_the_express_lane_and_answers_alike(
+    http: httpx.Client, server: Server, resolvers: Server
+) -> None:
+    """Once a key's plan has answered after the full chain of checks, the same key skips the chain (api/app.py,
+    the express lane): the answers, audit rows included, stay the resolvers'. What the request itself carries is
+    checked again on the lane: a cursor that is not one goes back to the chain, and so does a caller whose
+    decisions differ (another role), or whose page size makes another key."""
+    token = server.token("kelurahan-operator", BUGUL_LOR, subject="express-lane@test")
+    q5 = "query Lane5($n: Int) { workers(first: $n) { edges { node { id nik kelurahan { name } } } } }"
+    paged = "query LaneP($a: String) { workers(first: 3, after: $a) { edges { cursor node { id fullName } } } }"
+    before = _express_count(http, server)
+    for _ in range(3):
+        answer = _both(http, server, resolvers, token, q5, {"n": 7})
+        assert answer["statements"] == 1
+        assert len(answer["data"]["workers"]["edges"]) == 7
+    cursor = _both(http, server, resolvers, token, paged, {})["data"]["workers"]["edges"][-1]["cursor"]
+    for _ in range(2):
+        assert _both(http, server, resolvers, token, paged, {"a": cursor})["statements"] == 1
+    assert _express_count(http, server) - before >= 3  # Lane5 twice, LaneP with its cursor once at least
+    # The request's own values on the lane: a bad cursor, another page size, another role.
+    bad = _both(http, server, resolvers, token, paged, {"a": "not a cursor"})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert _both(http, server, resolvers, token, q5, {"n": 101})["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    viewer = server.token("kelurahan-viewer", BUGUL_LOR, subject="express-lane-viewer@test")
+    masked = _both(http, server, resolvers, viewer, q5, {"n": 2})["data"]["workers"]["edges"]
+    assert all("******" in e["node"]["nik"] for e in masked)
+    # Checks that depend on a variable (the cost counts page sizes) are passed again for each of its values.
+    pages = " ".join(
+        f"a{i}: workers(first: $n) {{ edges {{ node {{ enrollments {{ id fundingSource {{ id }} }} }} }} }}"
+        for i in range(25)
+    )
+    costly = f"query Costly($n: Int) {{ {pages} }}"
+    for _ in range(2):
+        assert _both(http, server, resolvers, token, costly, {"n": 2})["statements"] == 1
+        refused = _both(http, server, resolvers, token, costly, {"n": 100})
+        assert refused["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
 
 
 def test_a_masked_caller_gets_masked_niks_and_no_audit(http: httpx.Client, server: Server, resolvers: Server) -> None:

@@ -39,6 +39,7 @@ def is_unexpected(error: GraphQLError) -> bool:
 class RentanSchema(strawberry.Schema):
     guards: Guards
     plans: Plans
+    reports_statements: bool  # StatementCount is among the extensions: answers carry extensions.sqlStatements
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Strawberry calls this with the errors as raised, before MaskErrors rewrites them. Instead of its
@@ -98,6 +99,7 @@ def build_schema(settings: Settings) -> RentanSchema:
         extensions.append(lambda: MaskUnexpectedErrors(should_mask_error=is_unexpected))
     else:
         extensions.append(StatementCount)
+    reports_statements = StatementCount in extensions
     # Last: DocumentCache reads the rules and parse options the extensions above set in on_operation; the cost
     # limit estimates a document DocumentCache has validated.
     # Innermost of all: a compiled read replaces only the execution, after every check above has passed.
@@ -123,4 +125,5 @@ def build_schema(settings: Settings) -> RentanSchema:
     schema.guards = guards
     plans.append(Plans(schema._schema, guards, settings.default_page_size, settings.max_page_size))
     schema.plans = plans[0]
+    schema.reports_statements = reports_statements
     return schema

@@ -46,7 +46,13 @@ class StatementCount(SchemaExtension):
 
     def get_results(self) -> dict[str, object]:
         ctx = self.execution_context.context
-        return {"sqlStatements": ctx.session.statements.count} if isinstance(ctx, Context) else {}
+        return statements_ran(ctx) if isinstance(ctx, Context) else {}
+
+
+def statements_ran(ctx: Context) -> dict[str, object]:
+    """StatementCount's report, for an answer given without the schema's extensions (the compiled reads' express
+    lane, api/app.py)."""
+    return {"sqlStatements": ctx.session.statements.count}
 
 
 class OperationRecord(SchemaExtension):
@@ -54,17 +60,21 @@ class OperationRecord(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        record = current_request.get()
-        if record is None:
-            return
         ec = self.execution_context
         if ec.graphql_document is not None:
-            name = ec.operation_name
-            record.operation = name[:100] if name else None
             try:
-                record.operation_type = ec.operation_type.value
+                operation_type: str | None = ec.operation_type.value
             except (RuntimeError, GraphQLError):  # no such operation in the document: its error says so
-                record.operation_type = None
+                operation_type = None
+            record_operation(ec.operation_name, operation_type)
+
+
+def record_operation(name: str | None, operation_type: str | None) -> None:
+    """The operation on the request's log record: OperationRecord's, and the compiled reads' express lane's."""
+    record = current_request.get()
+    if record is not None:
+        record.operation = name[:100] if name else None
+        record.operation_type = operation_type
 
 
 class MaskUnexpectedErrors(MaskErrors):

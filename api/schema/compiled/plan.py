@@ -140,6 +140,9 @@ class Plan:
     # shown, for a session on the read replica, which cannot write; the request's trail writes their audit on the
     # primary before the response leaves (RequestSession.end), as for the resolvers. None: no full NIK shown.
     on_replica: Select[Any] | None = None
+    # Whether a request has been answered by this plan after the full chain of checks: the express lane takes
+    # only such a plan (api/schema/compiled/run.py).
+    checked: bool = False
 
     @property
     def audits(self) -> bool:

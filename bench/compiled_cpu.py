@@ -1,0 +1,142 @@
+"""The API's own CPU per request for the benchmark's reads, in-process: the application as production runs it
+(``RENTAN_ENV=production``, tokens checked against a JWKS, the JSON log line to a discarded stream), called as an
+ASGI app without a socket or an HTTP server in front, against a PostgreSQL database seeded by bench/compare.py
+(or ``rentan seed``). What it prints is the process's CPU time (user + system) per request: PostgreSQL's backend
+is another process, so its work is not counted, the client's (building the ASGI messages) is.
+
+    RENTAN_DATABASE_URL=postgresql+asyncpg://... .venv/bin/python bench/compiled_cpu.py Q1 Q3 Q5
+    BENCH_REQUESTS=1000 BENCH_ROUNDS=5 BENCH_COMPILED=0 ...   # the resolvers' path, for comparison
+
+Issue 16 asks for reads of about 0.3 ms of server CPU (PostGraphile's ~1 ms of node per request): this says where
+the API stands without wrk's and uvicorn's share, and runs under ``py-spy record`` to say where the rest goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "1000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+WARMUP = 200
+DISCARDED = open(os.devnull, "w")  # noqa: SIM115 (the process's whole life)
+
+
+async def _call(app: Any, body: bytes, token: str) -> bytes:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
+    }
+    sent = False
+    chunks: list[bytes] = []
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    answer = b"".join(chunks)
+    if status != 200 or b'"errors"' in answer:
+        raise SystemExit(f"a request failed ({status}): {answer[:300]!r}")
+    return answer
+
+
+async def _measure(app: Any, body: bytes, token: str) -> tuple[float, float]:
+    """The best of ROUNDS rounds (CPU and wall per request): a shared VM's noise only ever adds."""
+    for _ in range(WARMUP):
+        await _call(app, body, token)
+    best = (float("inf"), float("inf"))
+    for _ in range(ROUNDS):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(REQUESTS):
+            await _call(app, body, token)
+        found = (time.process_time() - cpu) * 1000 / REQUESTS, (time.perf_counter() - wall) * 1000 / REQUESTS
+        best = min(best, found)
+    return best
+
+
+async def _main(keys: list[str]) -> None:
+    from compare import AUDIENCE, ISSUER, QUERIES, Tokens  # type: ignore[import-not-found]
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = os.environ.get("RENTAN_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        raise SystemExit("RENTAN_DATABASE_URL: a seeded PostgreSQL database (compiled reads are PostgreSQL's)")
+    tokens = Tokens(Path(tempfile.mkdtemp(prefix="rentan-cpu-")))
+    os.environ.update(
+        RENTAN_ENV="production",
+        RENTAN_JWKS_URL=tokens.serve_jwks(),
+        RENTAN_JWT_ISSUER=ISSUER,
+        RENTAN_JWT_AUDIENCE=AUDIENCE,
+        RENTAN_RATE_LIMIT_PER_MINUTE="0",
+        RENTAN_COMPILED_READS="false" if os.environ.get("BENCH_COMPILED") == "0" else "true",
+    )
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        nik = (await conn.execute(text("SELECT nik FROM workers ORDER BY id LIMIT 1"))).scalar_one()
+    await engine.dispose()
+
+    from api.app import create_app
+    from api.logging import configure_logging
+    from api.settings import Settings
+
+    settings = Settings()
+    app = create_app(settings)
+    # The JSON line production writes, to a stream nobody reads: its cost counts, not a terminal's.
+    configure_logging(settings, DISCARDED)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
+        compiled = os.environ["RENTAN_COMPILED_READS"]
+        print(f"best of {ROUNDS} rounds of {REQUESTS} requests, after {WARMUP} of warm-up; compiled reads: {compiled}")
+        for query in (q for q in QUERIES if q.key in keys):
+            variables = {"nik": nik} if "$nik" in query.rentan else {}
+            body = orjson.dumps({"query": query.rentan, "variables": variables})
+            token = tokens.token(query.role, query.scope)
+            cpu, wall = await _measure(app, body, token)
+            print(f"{query.key}: {cpu:.3f} ms CPU, {wall:.3f} ms wall per request")
+    finally:
+        await lifespan.__aexit__(None, None, None)
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(sys.argv[1:] or ["Q1", "Q3", "Q5"]))
