@@ -139,6 +139,18 @@ DOCUMENTS: list[tuple[str, dict[str, Any]]] = [
         " { edges { node { id occupation } } } } }",
         {"k": KARANGKETUG},
     ),
+    (
+        "query Q2 { programmeSummary { byKelurahan { kelurahan { code name } workers activeEnrollments } } }",
+        {},
+    ),
+    (
+        "query D($y: Int) { programmeSummary(fiscalYear: $y) { __typename workers activeEnrollments"
+        " proposedEnrollments rejectedEnrollments byKelurahan { __typename kelurahan { id code } workers"
+        " activeEnrollments proposedEnrollments } } }",
+        {"y": 2025},
+    ),
+    ("{ programmeSummary(fiscalYear: 1999) { activeEnrollments byKelurahan { proposedEnrollments } } }", {}),
+    ("{ programmeSummary { workers byOccupation { occupation workers } } }", {}),  # not compiled
     ("{ workers(first: 2) { edges { node { id moves { effectiveDate } } } } }", {}),  # not compiled
     (  # not compiled: filtered to another kelurahan (the resolver answers an empty page)
         f'{{ kelurahan(code: "{BUGUL_LOR}") {{ workers(filter: {{kelurahanCode: "{KARANGKETUG}"}})'
@@ -208,18 +220,22 @@ def test_each_document_answers_alike_on_both_paths(
 
 
 @pytest.mark.parametrize(("role", "scope"), [("pemkot-admin", CITY), ("auditor", BUGUL_LOR[:6])])
-def test_bills_sources_and_a_kelurahans_workers_are_one_statement(
+def test_bills_sources_workers_of_a_kelurahan_and_the_dashboard_are_one_statement(
     http: httpx.Client, server: Server, resolvers: Server, role: str, scope: str
 ) -> None:
-    """The funding lists and a kelurahan's own page of workers compile (the documents above prove them alike)."""
+    """The funding lists, a kelurahan's own page of workers and the dashboard's figures per kelurahan compile (the
+    documents above prove them alike)."""
     token = server.token(role, scope, subject=f"{role}-{scope}-lists@test")
+    dashboard = "{ programmeSummary { workers byKelurahan { kelurahan { code } workers activeEnrollments } } }"
     bills = "{ contributionBills(first: 3) { totalCount edges { node { id period overdue fundingSource { code } } } } }"
     sources = "{ fundingSources { code allocated } }"
     own = f'{{ kelurahan(code: "{BUGUL_LOR}") {{ workers(first: 2) {{ totalCount edges {{ node {{ id nik }} }} }} }} }}'
-    for query in (bills, sources, own):
+    for query in (bills, sources, own, dashboard):
         answer = _both(http, server, resolvers, token, query, {})
         assert answer["statements"] == 1, query
         assert "errors" not in answer, answer
+    figures = _both(http, server, resolvers, token, dashboard, {})["data"]["programmeSummary"]
+    assert figures["workers"] == sum(k["workers"] for k in figures["byKelurahan"]) > 0
     counted = _both(http, server, resolvers, token, bills, {})["data"]["contributionBills"]
     assert counted["totalCount"] >= len(counted["edges"]) > 0
     assert len(_both(http, server, resolvers, token, own, {})["data"]["kelurahan"]["workers"]["edges"]) == 2
@@ -328,7 +344,15 @@ def test_generated_documents_answer_alike_on_both_paths(
     }
     strategy = hypothesis_graphql.queries(
         _served_schema(http, server),
-        fields=["workers", "workerByNik", "enrollments", "kelurahan", "contributionBills", "fundingSources"],
+        fields=[
+            "workers",
+            "workerByNik",
+            "enrollments",
+            "kelurahan",
+            "contributionBills",
+            "fundingSources",
+            "programmeSummary",
+        ],
         custom_scalars=scalars,
     )
     compiled: list[bool] = []

@@ -25,6 +25,7 @@ from api.schema.summary import (
     ProgrammeSummary,
     active,
     proposed,
+    rejected,
 )
 from api.services import audit, enrollments, funding, nik_lookups, summary, workers
 from db import models
@@ -190,7 +191,7 @@ class Query(PolicyQuery):
             workers=s.total.workers,
             active_enrollments=active(s.total),
             proposed_enrollments=proposed(s.total),
-            rejected_enrollments=s.total.by_status[EnrollmentStatus.REJECTED],
+            rejected_enrollments=rejected(s.total),
             by_kelurahan=[
                 KelurahanSummary(
                     kelurahan=t.Kelurahan.of(k),

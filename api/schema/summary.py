@@ -49,9 +49,21 @@ class ProgrammeSummary:
         return Realisation.of(service.combined(parts))
 
 
+# The enrollments each figure counts, by the figure's field name (in a compiled read too, api/schema/compiled/).
+COUNTED_STATUS = {
+    "activeEnrollments": EnrollmentStatus.ACTIVE,
+    "proposedEnrollments": EnrollmentStatus.PROPOSED,
+    "rejectedEnrollments": EnrollmentStatus.REJECTED,
+}
+
+
 def active(t: Tally) -> int:
-    return t.by_status[EnrollmentStatus.ACTIVE]
+    return t.by_status[COUNTED_STATUS["activeEnrollments"]]
 
 
 def proposed(t: Tally) -> int:
-    return t.by_status[EnrollmentStatus.PROPOSED]
+    return t.by_status[COUNTED_STATUS["proposedEnrollments"]]
+
+
+def rejected(t: Tally) -> int:
+    return t.by_status[COUNTED_STATUS["rejectedEnrollments"]]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Select, exists, func, select
 
 from api.context import Context
 from db.models import Enrollment, EnrollmentStatus, FundingSource, Kelurahan, Occupation, Worker
@@ -26,17 +26,36 @@ class Summary:
     occupations: list[tuple[Occupation, Tally]]
 
 
+def worker_counts(keys: Sequence[Any]) -> Select[Any]:
+    """Workers per ``keys`` (a kelurahan code, an occupation), the count last."""
+    return select(*keys, func.count(Worker.id)).group_by(*keys)
+
+
+def enrollment_counts(keys: Sequence[Any], fiscal_year: int | None) -> Select[Any]:
+    """Enrollments per ``keys`` and status (of the year's sources, when given), the status and the count last."""
+    stmt = select(*keys, Enrollment.status, func.count(Enrollment.id)).join(Worker, Worker.id == Enrollment.worker_id)
+    if fiscal_year is not None:
+        stmt = stmt.where(
+            exists().where(FundingSource.id == Enrollment.funding_source_id, FundingSource.fiscal_year == fiscal_year)
+        )
+    return stmt.group_by(*keys, Enrollment.status)
+
+
+# The order the dashboard lists kelurahan in (a compiled read's JSON too, api/schema/compiled/).
+KELURAHAN_ORDER = (Kelurahan.code,)
+
+
+def kelurahan_rows() -> Select[Any]:
+    """The kelurahan of the dashboard, in the order it lists them."""
+    return select(Kelurahan).order_by(*KELURAHAN_ORDER)
+
+
 async def programme_summary(
     ctx: Context, fiscal_year: int | None, *, by_kelurahan: bool = True, by_occupation: bool = True
 ) -> Summary:
     """The scope's totals, and per kelurahan / per occupation only when asked: each breakdown is a GROUP BY
     column of the same two aggregates (workers; enrollments by status), and the dashboard's usual question,
     per kelurahan, then costs no grouping by occupation (bench/README.md, Q2)."""
-    enrollment_filter = []
-    if fiscal_year is not None:
-        enrollment_filter.append(
-            exists().where(FundingSource.id == Enrollment.funding_source_id, FundingSource.fiscal_year == fiscal_year)
-        )
     keys = [c for c, wanted in ((Worker.kelurahan_code, by_kelurahan), (Worker.occupation, by_occupation)) if wanted]
     by_kel: dict[str, Tally] = {}
     by_occ: dict[Occupation, Tally] = {}
@@ -50,20 +69,15 @@ async def programme_summary(
             found.append(by_occ.setdefault(row[len(keys) - 1], Tally()))
         return found
 
-    worker_rows = await ctx.db.execute(select(*keys, func.count(Worker.id)).group_by(*keys))
+    worker_rows = await ctx.db.execute(worker_counts(keys))
     for row in worker_rows.all():
         for tally in tallies(row):
             tally.workers += row[-1]
-    enrollment_rows = await ctx.db.execute(
-        select(*keys, Enrollment.status, func.count(Enrollment.id))
-        .join(Worker, Worker.id == Enrollment.worker_id)
-        .where(*enrollment_filter)
-        .group_by(*keys, Enrollment.status)
-    )
+    enrollment_rows = await ctx.db.execute(enrollment_counts(keys, fiscal_year))
     for row in enrollment_rows.all():
         for tally in tallies(row):
             tally.by_status[row[-2]] += row[-1]
-    kelurahan = list(await ctx.db.scalars(select(Kelurahan).order_by(Kelurahan.code))) if by_kelurahan else []
+    kelurahan = list(await ctx.db.scalars(kelurahan_rows())) if by_kelurahan else []
     return Summary(
         total=total,
         kelurahan=[(k, by_kel.get(k.code, Tally())) for k in kelurahan],

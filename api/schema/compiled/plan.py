@@ -73,7 +73,8 @@ from api.rules.lifecycle import current_enrollment_order_sql
 from api.rules.nik import nik_problems
 from api.schema.guards import Guards, is_connection
 from api.schema.pagination import PageArgs, Window, count_of, window
-from api.services import enrollments, funding, workers
+from api.schema.summary import COUNTED_STATUS
+from api.services import enrollments, funding, summary, workers
 from db import models
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
@@ -302,8 +303,8 @@ class Compiler:
         if denial == "empty list":
             return EMPTY_LIST
         sql = getattr(denial, "sql", None)
-        if sql is not None and rows is not None:
-            value: ColumnElement[Any] = sql(rows.col)
+        if sql is not None:
+            value: ColumnElement[Any] = sql(rows.col if rows is not None else _no_columns)
             return value
         raise Unsupported(f"{coordinate}: its denial ({denial!r}) is not compiled")
 
@@ -355,6 +356,8 @@ class Compiler:
             found = select(models.Kelurahan).where(models.Kelurahan.code == code).cte(self.name("kelurahan"))
             value = self.object(named, nodes, Rows(models.Kelurahan, found.c, code=code))
             return select(value).select_from(found).scalar_subquery()
+        if name == "programmeSummary":
+            return self.programme_summary(named, nodes, args.get("fiscalYear"))
         if name == "contributionBills":
             bills = funding.bills_query(args.get("fiscalYear"))
             return self.connection(named, nodes, bills, models.ContributionBill, node)
@@ -364,6 +367,65 @@ class Compiler:
             order = [sources.c[column.key] for column in funding.SOURCES_ORDER]
             return select(func.coalesce(func.json_agg(aggregate_order_by(value, *order)), EMPTY_LIST)).scalar_subquery()
         raise Unsupported(f"Query.{name}")
+
+    # --- the dashboard
+    def programme_summary(
+        self, type_: GraphQLObjectType, nodes: list[FieldNode], fiscal_year: int | None
+    ) -> ColumnElement[Any]:
+        """The totals and the figures per kelurahan, from api/services/summary.py's statements (one row per
+        kelurahan, or per kelurahan and status), summed in the statement; per occupation, the funding and the
+        realisation go to the resolvers."""
+        code = models.Worker.kelurahan_code
+        worker_rows = summary.worker_counts([code]).cte(self.name("worker_counts"))
+        enrollment_rows = summary.enrollment_counts([code], fiscal_year).cte(self.name("enrollment_counts"))
+        w_code, w_count = list(worker_rows.c)
+        e_code, e_status, e_count = list(enrollment_rows.c)
+
+        def figure(name: str, kelurahan_code: Any) -> ColumnElement[Any]:
+            if name == "workers":
+                found = select(func.sum(w_count))
+                found = found.where(w_code == kelurahan_code) if kelurahan_code is not None else found
+            else:
+                found = select(func.sum(e_count)).where(e_status == COUNTED_STATUS[name])
+                found = found.where(e_code == kelurahan_code) if kelurahan_code is not None else found
+            return func.coalesce(found.scalar_subquery(), 0)
+
+        def figures(row_type: GraphQLObjectType, row_nodes: list[FieldNode], kelurahan: Any) -> ColumnElement[Any]:
+            pairs: list[tuple[str, ColumnElement[Any]]] = []
+            for key, field_nodes in self.collect(
+                row_type, [n.selection_set for n in row_nodes if n.selection_set]
+            ).items():
+                name = field_nodes[0].name.value
+                coordinate = f"{row_type.name}.{name}"
+                if name == "__typename":
+                    pairs.append((key, literal_column(f"'{row_type.name}'", String)))
+                    continue
+                ok, denial = self.allowed(coordinate)
+                if not ok:
+                    pairs.append((key, self.denied(coordinate, denial, None)))
+                elif field_nodes[0].arguments:
+                    raise Unsupported(f"{coordinate} with arguments")
+                elif name == "workers" or name in COUNTED_STATUS:
+                    pairs.append((key, figure(name, kelurahan.c.code if kelurahan is not None else None)))
+                elif name == "byKelurahan" and kelurahan is None:
+                    pairs.append((key, per_kelurahan(row_type.fields[name], field_nodes)))
+                elif name == "kelurahan" and kelurahan is not None:
+                    kelurahan_type = get_named_type(row_type.fields[name].type)
+                    assert isinstance(kelurahan_type, GraphQLObjectType)
+                    pairs.append((key, self.object(kelurahan_type, field_nodes, Rows(models.Kelurahan, kelurahan.c))))
+                else:
+                    raise Unsupported(coordinate)
+            return json_object(pairs)
+
+        def per_kelurahan(field_def: GraphQLField, row_nodes: list[FieldNode]) -> ColumnElement[Any]:
+            row_type = get_named_type(field_def.type)
+            assert isinstance(row_type, GraphQLObjectType)
+            kelurahan = summary.kelurahan_rows().cte(self.name("kelurahan"))
+            order = [kelurahan.c[column.key] for column in summary.KELURAHAN_ORDER]
+            rows = func.json_agg(aggregate_order_by(figures(row_type, row_nodes, kelurahan), *order))
+            return select(func.coalesce(rows, EMPTY_LIST)).select_from(kelurahan).scalar_subquery()
+
+        return figures(type_, nodes, None)
 
     def worker_by_nik(self, named: GraphQLObjectType, nodes: list[FieldNode], node: FieldNode) -> ColumnElement[Any]:
         # A caller who sees NIKs masked has its lookups audited and its misses limited (api/services/nik_lookups.py):
@@ -637,6 +699,10 @@ RELATIONS: dict[str, Callable[[Compiler, GraphQLField, list[FieldNode], Rows], C
     "Enrollment.fundingSource": _funding_source,
     "ContributionBill.fundingSource": _funding_source,
 }
+
+
+def _no_columns(name: str) -> Any:
+    raise Unsupported(f"a denial that reads the column {name} where there is no row")
 
 
 def root_field_def(schema: GraphQLSchema, name: str) -> GraphQLField:
