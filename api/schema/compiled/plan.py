@@ -376,8 +376,14 @@ class Compiler:
         kelurahan, or per kelurahan and status), summed in the statement; per occupation, the funding and the
         realisation go to the resolvers."""
         code = models.Worker.kelurahan_code
-        worker_rows = summary.worker_counts([code]).cte(self.name("worker_counts"))
-        enrollment_rows = summary.enrollment_counts([code], fiscal_year).cte(self.name("enrollment_counts"))
+        # Materialized: each is read once per kelurahan, and PostgreSQL would otherwise fold a CTE named once into
+        # its subquery and aggregate the whole scope again for every kelurahan.
+        worker_rows = summary.worker_counts([code]).cte(self.name("worker_counts")).prefix_with("MATERIALIZED")
+        enrollment_rows = (
+            summary.enrollment_counts([code], fiscal_year)
+            .cte(self.name("enrollment_counts"))
+            .prefix_with("MATERIALIZED")
+        )
         w_code, w_count = list(worker_rows.c)
         e_code, e_status, e_count = list(enrollment_rows.c)
 
