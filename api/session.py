@@ -136,26 +136,30 @@ class RequestSession:
         """The database's dialect (``postgresql``, ``sqlite``), without opening the session."""
         return (self.replica if self.replica is not None and not self.writable else self.primary).dialect.name
 
-    async def run_alone(
-        self, statement: Select[Any], params: dict[str, Any], *, writes: bool
-    ) -> Row[*tuple[Any, ...]] | None:
-        """The request's one statement (a compiled read, api/schema/compiled/), run on a connection of its own in
-        autocommit: one round trip instead of three (BEGIN, the statement, ROLLBACK or COMMIT). A single
-        statement sees one snapshot whether or not a transaction surrounds it, and one that writes (the audit of
-        the full NIKs it shows, a CTE) commits all of it or nothing. ``writes``: on the primary. Returns the
-        statement's one row; None when the request's session is open already (its transaction must see it)."""
+    async def run_alone(self, statement: Select[Any], params: dict[str, Any], *, writes: bool) -> Sequence[Any] | None:
+        """The request's one statement (a compiled read, api/schema/compiled/), run on a connection of its own
+        outside any transaction (autocommit): one round trip instead of three (BEGIN, the statement, ROLLBACK or
+        COMMIT). A single statement sees one snapshot whether or not a transaction surrounds it, and one that
+        writes (the audit of the full NIKs it shows, a CTE) commits all of it or nothing. ``writes``: on the
+        primary. Returns the statement's one row; None when the request's session is open already (its
+        transaction must see it).
+
+        The SQL, compiled once per plan and scope (``scoped_sql``), goes to asyncpg's own connection: SQLAlchemy's
+        layer around one execution (its greenlet, cursor and result adapters) was a third of the statement's
+        CPU in the profile of a compiled read (bench/README.md). The connection still comes from the engine's
+        pool (and its checkout checks), and SQLAlchemy, which began no transaction on it, has none to end."""
         if self._db is not None:
             return None
         bind = writer_bind(self.primary) if writes else self.replica if self.replica is not None else self.primary
         async with bind.connect() as connection:
-            alone = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            info = alone.info  # the pooled connection's: cleared before it goes back
-            info[STATEMENTS_KEY] = self.statements
-            try:
-                found = scoped_sql(statement, self.scope, alone.dialect)
-                return (await alone.exec_driver_sql(found.sql, found.values(params))).one()
-            finally:
-                info.pop(STATEMENTS_KEY, None)
+            found = scoped_sql(statement, self.scope, connection.dialect)
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            self.statements.count += 1  # as install_statement_counting counts every other statement
+            row: Sequence[Any] | None = await driver.fetchrow(found.sql, *found.values(params))
+            if row is None:
+                raise RuntimeError("a compiled read's statement returned no row")
+            return row
 
     @property
     def db(self) -> Db:
