@@ -5,6 +5,8 @@ The server reports the statements each request ran in `extensions.sqlStatements`
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.conftest import Api
@@ -74,6 +76,8 @@ def test_the_dashboard_computes_only_the_breakdowns_asked_for(admin: Api) -> Non
     assert everything["workers"] > 0
     assert everything["activeEnrollments"] > 0
     # Per kelurahan only, as the dashboard asks it: workers, enrollments by status, the kelurahan names. Nothing
-    # for occupations or funding sources.
-    assert statements(admin, "{ programmeSummary { " + fields["byKelurahan"] + " } }") == 3
-    assert statements(admin, "{ programmeSummary { " + fields["totals"] + " } }") == 2
+    # for occupations or funding sources. On PostgreSQL the read compiler answers both in one statement built of
+    # the same aggregates (api/schema/compiled/); on SQLite the resolvers run them one by one.
+    compiled = "postgresql" in os.environ.get("RENTAN_TEST_DATABASE_URL", "")
+    assert statements(admin, "{ programmeSummary { " + fields["byKelurahan"] + " } }") == (1 if compiled else 3)
+    assert statements(admin, "{ programmeSummary { " + fields["totals"] + " } }") == (1 if compiled else 2)
