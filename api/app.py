@@ -207,11 +207,10 @@ class RentanGraphQL(GraphQL[Context, None]):
         running the chain (api/schema/compiled/run.py, the express lane), as the chain's extensions would end
         it. None: the chain answers."""
         if not (
-            self.settings.compiled_reads
-            and method == "POST"  # the chain refuses a query sent by GET
+            method == "POST"  # the chain refuses a query sent by GET
             and data.protocol == "http"  # not a stream
             and data.query is not None
-            and context.session.dialect == "postgresql"
+            and self.schema_plans.apply_to(context)
         ):
             return None
         try:

@@ -79,7 +79,7 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
 
     @event.listens_for(pool, "checkout")
     def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        if _closed(dbapi_connection):
+        if _closed(record.driver_connection):
             # Closed on our side: a task cancelled mid-statement (graphql-core cancels a request's other resolvers
             # when one fails) has the driver terminate its connection, which may reach the pool uninvalidated.
             raise DisconnectionError("connection closed while checked in")
@@ -95,10 +95,9 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
             raise DisconnectionError("connection found dead after being idle")
 
 
-def _closed(dbapi_connection: Any) -> bool:
-    """Whether asyncpg has closed this connection: a flag of the driver's, no round trip."""
-    driver = getattr(dbapi_connection, "_connection", None)
-    is_closed = getattr(driver, "is_closed", None)
+def _closed(driver_connection: Any) -> bool:
+    """Whether asyncpg has closed this connection: a flag of the driver's, no round trip (other drivers: never)."""
+    is_closed = getattr(driver_connection, "is_closed", None)
     return bool(is_closed()) if callable(is_closed) else False
 
 

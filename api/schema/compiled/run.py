@@ -70,6 +70,12 @@ class Plans:
     def __post_init__(self) -> None:
         self.permissions = tuple(sorted(self.guards.permissions(), key=str))
 
+    @staticmethod
+    def apply_to(ctx: Context) -> bool:
+        """Whether this request's reads may be compiled: the setting is on and the request reads PostgreSQL.
+        Asked by both paths, the chain's (CompiledReads) and the express lane's (api/app.py)."""
+        return ctx.settings.compiled_reads and ctx.session.dialect == "postgresql"
+
     def bindable(self, document: DocumentNode) -> frozenset[str]:
         # Keyed on the parsed document, which DocumentCache keeps one of per query text.
         found = self._bindable.get(id(document))
@@ -153,6 +159,8 @@ class Plans:
         else:
             found = self._plans.get(key)
             plan = found if isinstance(found, Plan) and found.checked else None
+            if plan is not None:
+                self._plans.move_to_end(key)  # a plan the lane keeps using is not the least recently used
         if plan is None:
             return None
         try:
@@ -178,6 +186,7 @@ class Plans:
         document = self._checked.get(query)
         if document is None:
             return None
+        self._checked.move_to_end(query)
         operation = _operation(document, operation_name if operation_name is not None else _first_name(document))
         if operation is None:
             return None
@@ -240,11 +249,10 @@ class CompiledReads(SchemaExtension):
         ctx = ec.context
         if (
             isinstance(ctx, Context)
-            and ctx.settings.compiled_reads
             and ec.result is None
             and ec.graphql_document is not None
             and ec.query is not None
-            and ctx.session.dialect == "postgresql"
+            and self.plans.apply_to(ctx)
         ):
             operation = _operation(ec.graphql_document, ec.operation_name)
             if operation is not None:
