@@ -37,8 +37,12 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./rentan.sqlite3"
     database_echo: bool = False
     # PostgreSQL pool, per process; and a server-side statement timeout (0: none) so no query runs away.
-    database_pool_size: int = 10
-    database_max_overflow: int = 10
+    # 20 kept, none beyond: SQLAlchemy closes an overflow connection as soon as it is returned to a full pool, so
+    # under a steady load above the pool's size (10 + 10 before) nearly every request opened a new connection,
+    # a PostgreSQL backend started and its statements prepared again: 850 connections in 12 s of Q3 at 32
+    # clients, and a p99 five times the median (bench/README.md). The cap per process is 20 as it was.
+    database_pool_size: int = 20
+    database_max_overflow: int = 0
     database_pool_timeout_seconds: float = 30
     database_statement_timeout_ms: int = 30_000
     # A pooled connection idle longer than this is checked with a round trip before use (0: before every use).

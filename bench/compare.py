@@ -401,6 +401,8 @@ def rentan_server(cluster: Cluster, database: str, jwks_url: str, workdir: Path,
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         PYTHONUNBUFFERED="1",
         PYTHONDONTWRITEBYTECODE="1",
+        # BENCH_RENTAN_X=v runs the API with RENTAN_X=v: a setting tried under load (a pool size, a flag).
+        **{k.removeprefix("BENCH_"): v for k, v in os.environ.items() if k.startswith("BENCH_RENTAN_")},
     )
     port = free_port()
     serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
