@@ -85,6 +85,11 @@ class Context:
         p = self.principal
         return self.authorizer.permits(p.role, permission, p.subject, p.scope)
 
+    def decisions(self, permissions: tuple[Permission, ...]) -> tuple[bool, ...]:
+        """:meth:`can` for each of ``permissions`` (a tuple kept for the life of the process)."""
+        p = self.principal
+        return self.authorizer.decisions(p.role, permissions, p.subject, p.scope)
+
     @property
     def suspended(self) -> bool:
         return self.authorizer.is_suspended(self.principal.subject, self.principal.scope)

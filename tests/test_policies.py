@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.policies.authorizer import MODEL_FILE, POLICY_FILE, Authorizer
+from api.policies.authorizer import GRANT, MODEL_FILE, POLICY_FILE, REVOKE, SUSPEND, Authorizer, Override
+from api.policies.permissions import Permission
 from db.scoping import REGION_LEVELS
 from tests.conftest import BUGUL_LOR, TYPICAL_SCOPE, Api, Server, worker_input
 
@@ -157,6 +158,43 @@ def test_policy_roles_and_agencies_match_the_matrix(authorizer: Authorizer) -> N
 def test_permissions_of_role_equal_the_matrix(authorizer: Authorizer, role: str) -> None:
     """What the authorizer lists for a role (and the viewer shows) is exactly its ticked permissions."""
     assert {str(p) for p in authorizer.permissions_of(role)} == ticked(role)
+
+
+def test_batched_decisions_are_the_one_by_one_decisions() -> None:
+    """A compiled read's plan key asks for every permission at once (Authorizer.decisions, remembered per policy
+    state): it must answer as permits() does, one by one, for every role, under overrides applied at run time,
+    in and out of their region, and for a suspended subject; applying a change must not leave a stale batch."""
+    authorizer = Authorizer(MODEL_FILE, POLICY_FILE)
+    every = tuple(sorted({Permission(*c.resource_action) for c in CELLS}, key=str))
+    cases = [
+        (role, subject, scope)
+        for role in ROLES
+        for subject in ("someone", "suspended-one")
+        for scope in (("3575",), ("3575041010",), ("3573",))
+    ]
+
+    def check() -> list[tuple[bool, ...]]:
+        seen = []
+        for role, subject, scope in cases:
+            batch = authorizer.decisions(role, every, subject, scope)
+            assert batch == tuple(authorizer.permits(role, p, subject, scope) for p in every), (role, subject, scope)
+            assert authorizer.decisions(role, every, subject, scope) == batch  # remembered, same answer
+            seen.append(batch)
+        return seen
+
+    before = check()
+    granted, revoked = every[0], every[-1]
+    authorizer.apply(
+        [
+            Override(GRANT, "kelurahan-viewer", granted.resource, granted.action, region="3575"),
+            Override(REVOKE, "pemkot-admin", revoked.resource, revoked.action, region="3575"),
+            Override(SUSPEND, subject="suspended-one", region="3575"),
+        ]
+    )
+    after = check()
+    assert before != after, "the overrides changed no batched decision: the check above would prove nothing"
+    authorizer.apply([])
+    assert check() == before
 
 
 # --- the same decisions, served ----------------------------------------------------------------------------------

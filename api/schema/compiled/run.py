@@ -90,7 +90,7 @@ class Plans:
     ) -> Hashable:
         variables: dict[str, Any] = variable_values.coerced
         bindable = self.bindable(document)
-        decisions = tuple(ctx.can(p) for p in self.permissions)
+        decisions = ctx.decisions(self.permissions)
         shape = tuple(
             (name, value is None) if name in bindable else (name, _frozen(value)) for name, value in variables.items()
         )
