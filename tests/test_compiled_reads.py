@@ -57,6 +57,12 @@ ENROLLMENT_FIELDS = (
     "id status membershipNumber coverageStart coverageEnd monthlyContribution proposedAt verifiedAt"
     " rejectionReason terminationReason programmes"
 )
+NODE = (
+    "query Node($id: ID!) { node(id: $id) { id __typename ... on Worker { fullName nik birthYear kelurahan { name }"
+    " currentEnrollment { status } } ... on Enrollment { status programmes fundingSource { code } }"
+    " ... on ContributionBill { period overdue } ... on FundingSource { code allocated } ... on Kelurahan { code"
+    " name } } }"
+)
 DOCUMENTS: list[tuple[str, dict[str, Any]]] = [
     (
         f"{{ workers(first: 5) {{ totalCount pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}"
@@ -150,6 +156,22 @@ DOCUMENTS: list[tuple[str, dict[str, Any]]] = [
         {"y": 2025},
     ),
     ("{ programmeSummary(fiscalYear: 1999) { activeEnrollments byKelurahan { proposedEnrollments } } }", {}),
+    # node(id:): one plan per type the id names, its primary key a parameter; out of scope, or a type the
+    # caller may not read, null.
+    (NODE, {"id": "__first_worker__"}),
+    (NODE, {"id": to_global_id("Worker", 1)}),
+    (NODE, {"id": to_global_id("Enrollment", 3)}),
+    (NODE, {"id": to_global_id("ContributionBill", 2)}),
+    (NODE, {"id": to_global_id("FundingSource", 1)}),
+    (NODE, {"id": to_global_id("Kelurahan", 1)}),
+    (NODE, {"id": "not an id"}),
+    (NODE, {"id": to_global_id("Nothing", 1)}),  # not compiled: a type without objects
+    (NODE, {"id": to_global_id("City", 1)}),  # not compiled: cities
+    (
+        f'{{ a: node(id: "{to_global_id("Enrollment", 2)}") {{ id ... on Enrollment {{ status worker {{ fullName }}'
+        f' }} }} b: node(id: "{to_global_id("Worker", 2)}") {{ ...W }} }} fragment W on Worker {{ id nik }}',
+        {},
+    ),
     ("{ programmeSummary { workers byOccupation { occupation workers } } }", {}),  # not compiled
     ("{ workers(first: 2) { edges { node { id moves { effectiveDate } } } } }", {}),  # not compiled
     (  # not compiled: filtered to another kelurahan (the resolver answers an empty page)
@@ -209,10 +231,11 @@ def test_each_document_answers_alike_on_both_paths(
     http: httpx.Client, server: Server, resolvers: Server, role: str, scope: str
 ) -> None:
     token = server.token(role, scope, subject=f"{role}-{scope}-compiled@test")
-    first_nik = server.sql("SELECT nik FROM workers WHERE kelurahan_code LIKE :s ORDER BY id LIMIT 1", s=scope + "%")
+    first = server.sql("SELECT nik, id FROM workers WHERE kelurahan_code LIKE :s ORDER BY id LIMIT 1", s=scope + "%")
+    placeholders = {"__first_nik__": first[0][0], "__first_worker__": to_global_id("Worker", first[0][1])}
     compiled_once = 0
     for query, variables in DOCUMENTS:
-        given = {k: (first_nik[0][0] if v == "__first_nik__" and first_nik else v) for k, v in variables.items()}
+        given = {k: placeholders.get(v, v) if isinstance(v, str) else v for k, v in variables.items()}
         answer = _both(http, server, resolvers, token, query, given)
         compiled_once += answer["statements"] == 1
     # Most documents above compile for every role (the rest: errors, masked lookups, fields not compiled).
@@ -302,6 +325,34 @@ def test_a_document_asked_again_takes_the_express_lane_and_answers_alike(
         assert refused["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
 
 
+def test_a_node_is_one_statement_per_type_its_id_a_parameter(
+    http: httpx.Client, server: Server, resolvers: Server
+) -> None:
+    """node(id:) compiles to one statement for the type its id names: another id of the same type takes the same
+    plan (the express lane), another type its own plan; a node outside the caller's scope is null, as from the
+    resolver, in one statement too."""
+    token = server.token("pemkot-admin", CITY, subject="node-compiled@test")
+    workers = [
+        r[0] for r in server.sql("SELECT id FROM workers WHERE kelurahan_code = :k ORDER BY id LIMIT 3", k=BUGUL_LOR)
+    ]
+    before = _express_count(http, server)
+    for pk in workers:
+        answer = _both(http, server, resolvers, token, NODE, {"id": to_global_id("Worker", pk)})
+        assert answer["statements"] == 1
+        assert answer["data"]["node"]["id"] == to_global_id("Worker", pk)
+        assert len(answer["data"]["node"]["nik"]) == 16
+    assert _express_count(http, server) - before >= 2  # the second and third by the first one's plan
+    enrollment = server.sql("SELECT id FROM enrollments ORDER BY id LIMIT 1")[0][0]
+    answer = _both(http, server, resolvers, token, NODE, {"id": to_global_id("Enrollment", enrollment)})
+    assert answer["statements"] == 1
+    assert answer["data"]["node"]["__typename"] == "Enrollment"
+    elsewhere = server.sql("SELECT id FROM workers WHERE kelurahan_code <> :k ORDER BY id LIMIT 1", k=BUGUL_LOR)[0][0]
+    operator = server.token("kelurahan-operator", BUGUL_LOR, subject="node-compiled-operator@test")
+    outside = _both(http, server, resolvers, operator, NODE, {"id": to_global_id("Worker", elsewhere)})
+    assert outside["data"] == {"node": None}
+    assert outside["statements"] == 1
+
+
 def test_a_masked_caller_gets_masked_niks_and_no_audit(http: httpx.Client, server: Server, resolvers: Server) -> None:
     token = server.token("kelurahan-viewer", BUGUL_LOR, subject="viewer-compiled@test")
     query = "{ workers(first: 5) { edges { node { id nik birthDate phone } } } }"
@@ -338,9 +389,18 @@ def test_generated_documents_answer_alike_on_both_paths(
         to_cursor("Enrollment", 9),
         to_cursor("ContributionBill", 3),
     ]
+    ids = [
+        to_global_id("Worker", 50),
+        to_global_id("Worker", 1),
+        to_global_id("Enrollment", 9),
+        to_global_id("Kelurahan", 2),
+        to_global_id("ContributionBill", 1),
+        to_global_id("FundingSource", 1),
+    ]
     scalars = {
         "String": st.one_of(st.sampled_from(strings), st.text(max_size=6)).map(nodes.String),
         "Int": st.sampled_from([0, 1, 3, 20, 101, -1]).map(nodes.Int),
+        "ID": st.one_of(st.sampled_from(ids), st.text(max_size=6)).map(nodes.String),
     }
     strategy = hypothesis_graphql.queries(
         _served_schema(http, server),
@@ -352,6 +412,7 @@ def test_generated_documents_answer_alike_on_both_paths(
             "contributionBills",
             "fundingSources",
             "programmeSummary",
+            "node",
         ],
         custom_scalars=scalars,
     )

@@ -193,6 +193,15 @@ def _wrap(resolve: Callable[..., Any], guard: FieldGuard, denied: Callable[[Any]
     return guarded
 
 
+def readable_type(type_name: str, can: Callable[[Permission], bool]) -> bool:
+    """Whether a caller may read an object of ``type_name`` found by a field guarded by type (``node``): one it may
+    not is as absent. Asked by the guard below and by compiled reads (api/schema/compiled/)."""
+    rule = TYPES.get(type_name)
+    if rule is None:
+        raise UndeclaredAccess(f"{type_name} is not declared in api/schema/access.py TYPES")
+    return not isinstance(rule, Needs) or any(can(p) for p in rule.any_of)
+
+
 def _wrap_by_type(resolve: Callable[..., Any]) -> Callable[..., Any]:
     async def guarded(source: Any, info: ResolveInfo, **args: Any) -> Any:
         found = resolve(source, info, **args)
@@ -201,10 +210,9 @@ def _wrap_by_type(resolve: Callable[..., Any]) -> Callable[..., Any]:
         if found is None:
             return None
         definition = get_object_definition(type(found))
-        rule = TYPES.get(definition.name) if definition is not None else None
-        if rule is None:
+        if definition is None:
             raise UndeclaredAccess(f"{type(found).__name__} is not declared in api/schema/access.py TYPES")
-        if isinstance(rule, Needs) and not _allowed(info, rule.any_of):
+        if not readable_type(definition.name, info.context.can):
             return None  # as absent: a type the caller may not read does not exist for it
         return found
 

@@ -17,7 +17,7 @@ decision). It decides nothing itself; it asks:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -66,12 +67,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from api.audit_trail import AuditTrail
-from api.ids import cursor_sql, global_id_sql, parse_cursor, to_cursor
+from api.ids import cursor_sql, global_id_sql, parse_cursor, parse_global_id, to_cursor
 from api.policies.permissions import Permission
 from api.rules.billing import overdue_on
 from api.rules.lifecycle import current_enrollment_order_sql
 from api.rules.nik import nik_problems
-from api.schema.guards import Guards, is_connection
+from api.schema.guards import Guards, is_connection, readable_type
 from api.schema.pagination import PageArgs, Window, count_of, window
 from api.schema.summary import COUNTED_STATUS
 from api.services import enrollments, funding, summary, workers
@@ -157,12 +158,28 @@ class Plan:
         return found
 
 
-def bindable_variables(schema: GraphQLSchema, document: DocumentNode) -> frozenset[str]:
-    """Variables whose values become parameters of the statement rather than part of its shape: a variable given
-    straight to a cursor argument (``after``, ``before``) or to ``workerByNik(nik:)``, and used nowhere else.
+# How a bindable variable's value shapes the plan (its part of the plan's key): a cursor or a NIK only by being
+# given or not; a node's id by the type it names (each type its own statement), its primary key a parameter.
+Shape = Callable[[Any], Hashable]
+
+
+def _given(value: Any) -> Hashable:
+    return value is None
+
+
+def node_shape(value: Any) -> Hashable:
+    """The type a ``node(id:)`` names (None: no id of ours, which the resolver answers with null)."""
+    parsed = parse_global_id(value) if isinstance(value, str) else None
+    return parsed[0] if parsed is not None else None
+
+
+def bindable_variables(schema: GraphQLSchema, document: DocumentNode) -> dict[str, Shape]:
+    """Variables whose values become parameters of the statement rather than part of its shape, with what of
+    their value the shape keeps: a variable given straight to a cursor argument (``after``, ``before``), to
+    ``workerByNik(nik:)`` or to ``node(id:)``, and used nowhere else (nor at two such places of different shapes).
     Every other variable is part of the plan's cache key, by value."""
     info = TypeInfo(schema)
-    bindable: set[str] = set()
+    bindable: dict[str, Shape] = {}
     fixed: set[str] = set()
 
     class Uses(Visitor):
@@ -171,28 +188,36 @@ def bindable_variables(schema: GraphQLSchema, document: DocumentNode) -> frozens
 
         def enter_argument(self, node: Any, *_: Any) -> Any:
             parent, field_def = info.get_parent_type(), info.get_field_def()
-            if (
-                info.get_directive() is None
+            shape = (
+                _bindable_argument(parent.name, field_def, node.name.value)
+                if info.get_directive() is None
                 and isinstance(node.value, VariableNode)
                 and parent is not None
                 and field_def is not None
-                and _bindable_argument(parent.name, field_def, node.name.value)
-            ):
-                bindable.add(node.value.name.value)
-                return self.SKIP
-            return None
+                else None
+            )
+            if shape is None:
+                return None
+            name = node.value.name.value
+            if bindable.setdefault(name, shape) is not shape:
+                fixed.add(name)
+            return self.SKIP
 
         def enter_variable(self, node: VariableNode, *_: Any) -> Any:
             fixed.add(node.name.value)
 
     visit(document, TypeInfoVisitor(info, Uses()))
-    return frozenset(bindable - fixed)
+    return {name: shape for name, shape in bindable.items() if name not in fixed}
 
 
-def _bindable_argument(parent: str, field_def: GraphQLField, argument: str) -> bool:
+def _bindable_argument(parent: str, field_def: GraphQLField, argument: str) -> Shape | None:
     if argument in ("after", "before"):
-        return is_connection(get_named_type(field_def.type))
-    return parent == "Query" and argument == "nik"  # workerByNik, the one root field with a nik
+        return _given if is_connection(get_named_type(field_def.type)) else None
+    if parent == "Query" and argument == "nik":  # workerByNik, the one root field with a nik
+        return _given
+    if parent == "Query" and argument == "id" and isinstance(get_named_type(field_def.type), GraphQLInterfaceType):
+        return node_shape  # node(id:), the one root field with an id
+    return None
 
 
 # Fields whose resolver presents a column of the row unchanged (the others with a resolver are written below, or
@@ -221,7 +246,7 @@ class Compiler:
     guards: Guards
     fragments: dict[str, FragmentDefinitionNode]
     variable_values: Any  # graphql-core's VariableValues: what its argument and directive readers take
-    bindable: frozenset[str]
+    bindable: Mapping[str, Shape]
     can: Callable[[Permission], bool]
     default_page_size: int
     max_page_size: int
@@ -335,6 +360,8 @@ class Compiler:
         if field_def is None:
             raise Unsupported(f"Query.{name}")
         coordinate = f"Query.{name}"
+        if name == "node":
+            return self.node(field_def, nodes, node)
         ok, denial = self.allowed(coordinate)
         if not ok:
             return self.denied(coordinate, denial, None)
@@ -451,6 +478,40 @@ class Compiler:
         found = workers.by_nik_query(bindparam(param, type_=String)).cte(self.name("by_nik"))
         rows = Rows(models.Worker, found.c)
         value = self.object(named, nodes, rows, audit=select(found.c.id, found.c.kelurahan_code))
+        return select(value).select_from(found).scalar_subquery()
+
+    def node(self, field_def: GraphQLField, nodes: list[FieldNode], node: FieldNode) -> ColumnElement[Any]:
+        """``node(id:)`` as its resolver (api/schema/query.py): the object of the type the id names, by primary
+        key, in the caller's scope, or null; null too for an id that is not ours and for a type the caller may
+        not read (the guard by type, api/schema/guards.py). The type is part of the plan's key (node_shape); the
+        primary key is a parameter."""
+        guard = self.guards.fields.get("Query.node")
+        if guard is None or not guard.by_type or guard.any_of or guard.inputs:
+            raise Unsupported("Query.node is not guarded by the type it finds")
+        argument = next(a for a in node.arguments or () if a.name.value == "id")
+        global_id = get_argument_values(field_def, node, self.variable_values)["id"]
+        type_name = node_shape(global_id)
+        if type_name is None:
+            return NULL
+        assert isinstance(type_name, str)
+        model = MODELS.get(type_name)
+        object_type = self.schema.get_type(type_name)
+        if model is None or not isinstance(object_type, GraphQLObjectType):
+            raise Unsupported(f"node of type {type_name}")
+        if not readable_type(type_name, self.can):
+            return NULL
+        param = self.name("node_id")
+        if isinstance(argument.value, VariableNode) and argument.value.name.value in self.bindable:
+            variable = argument.value.name.value
+            self.binders.append(lambda v: {param: _node_pk(v.get(variable), type_name)})
+        else:
+            pk = _node_pk(global_id, type_name)
+            self.binders.append(lambda _v: {param: pk})
+        key: ColumnElement[int] = getattr(model, "id")  # noqa: B009 (every class of MODELS has one)
+        found = select(model).where(key == bindparam(param, type_=Integer)).cte(self.name("node"))
+        rows = Rows(model, found.c)
+        audit = select(found.c.id, found.c.kelurahan_code) if model is models.Worker else None
+        value = self.object(object_type, nodes, rows, audit=audit)
         return select(value).select_from(found).scalar_subquery()
 
     # --- connections
@@ -772,6 +833,14 @@ def _cursor_binder(param: str, variable: str, type_name: str) -> Binder:
         return {param: key}
 
     return bind
+
+
+def _node_pk(global_id: Any, type_name: str) -> int:
+    """The primary key of a node's id of the plan's type (the key holds the type: another is not this plan's)."""
+    parsed = parse_global_id(global_id) if isinstance(global_id, str) else None
+    if parsed is None or parsed[0] != type_name:
+        raise Fallback(f"a node id not of type {type_name}")
+    return parsed[1]
 
 
 def _lookup_nik(nik: Any) -> str | None:

@@ -11,7 +11,8 @@ plan has already answered after the full chain of checks (trusted documents, par
 caller's introspection rule, depth, aliases, cost; then the guards the plan asked) is answered by the same plan
 without running that chain again. Each of those checks is a function of what the key holds: the query text and
 operation, the caller's decision on every permission (the introspection permission among them), and the value
-of every variable but the cursors and the looked-up NIK, which no check reads (the cost counts page sizes and
+of every variable but the cursors, the looked-up NIK and a node's primary key (the type its id names is in the
+key), which no check reads (the cost counts page sizes and
 list lengths only). What depends on the request itself is done again for each: the trusted-document and NUL
 checks (api/app.py, before the lane), the variables' coercion, the cursors' parsing (``Plan.params``), the
 caller's decisions and row scope, and the day.
@@ -35,7 +36,7 @@ from strawberry.types.graphql import OperationType
 from api.context import Context
 from api.metrics import COMPILED_READS
 from api.policies.permissions import Permission
-from api.schema.compiled.plan import TODAY, Compiler, Fallback, Plan, Unsupported, bindable_variables
+from api.schema.compiled.plan import TODAY, Compiler, Fallback, Plan, Shape, Unsupported, bindable_variables
 from api.schema.guards import Guards
 
 log = logging.getLogger("rentan.compiled")
@@ -62,7 +63,7 @@ class Plans:
     maxsize: int = 1024
     permissions: tuple[Permission, ...] = ()
     _plans: OrderedDict[Hashable, Plan | str] = field(default_factory=OrderedDict)
-    _bindable: dict[int, frozenset[str]] = field(default_factory=dict)
+    _bindable: dict[int, dict[str, Shape]] = field(default_factory=dict)
     # The documents a plan has answered after the full chain of checks, by query text.
     _checked: OrderedDict[str, DocumentNode] = field(default_factory=OrderedDict)
     decisions: dict[str, int] = field(default_factory=lambda: {"compiled": 0, "unsupported": 0})
@@ -76,7 +77,7 @@ class Plans:
         Asked by both paths, the chain's (CompiledReads) and the express lane's (api/app.py)."""
         return ctx.settings.compiled_reads and ctx.session.dialect == "postgresql"
 
-    def bindable(self, document: DocumentNode) -> frozenset[str]:
+    def bindable(self, document: DocumentNode) -> dict[str, Shape]:
         # Keyed on the parsed document, which DocumentCache keeps one of per query text.
         found = self._bindable.get(id(document))
         if found is None:
@@ -92,7 +93,8 @@ class Plans:
         bindable = self.bindable(document)
         decisions = ctx.decisions(self.permissions)
         shape = tuple(
-            (name, value is None) if name in bindable else (name, _frozen(value)) for name, value in variables.items()
+            (name, shape_of(value)) if (shape_of := bindable.get(name)) is not None else (name, _frozen(value))
+            for name, value in variables.items()
         )
         return (query, operation.name.value if operation.name else None, decisions, shape)
 
