@@ -57,6 +57,7 @@ ENROLLMENT_FIELDS = (
     "id status membershipNumber coverageStart coverageEnd monthlyContribution proposedAt verifiedAt"
     " rejectionReason terminationReason programmes"
 )
+DASHBOARD = Path(__file__).resolve().parent.parent / "api" / "static" / "dashboard" / "documents"
 NODE = (
     "query Node($id: ID!) { node(id: $id) { id __typename ... on Worker { fullName nik birthYear kelurahan { name }"
     " currentEnrollment { status } } ... on Enrollment { status programmes fundingSource { code } }"
@@ -166,7 +167,19 @@ DOCUMENTS: list[tuple[str, dict[str, Any]]] = [
     (NODE, {"id": to_global_id("Kelurahan", 1)}),
     (NODE, {"id": "not an id"}),
     (NODE, {"id": to_global_id("Nothing", 1)}),  # not compiled: a type without objects
-    (NODE, {"id": to_global_id("City", 1)}),  # not compiled: cities
+    (NODE, {"id": to_global_id("City", 1)}),
+    (
+        f'{{ node(id: "{to_global_id("Kecamatan", 1)}") {{ id ... on Kecamatan {{ code name'
+        " city { id code name } } } }",
+        {},
+    ),
+    (f'{{ kelurahan(code: "{BUGUL_LOR}") {{ kecamatan {{ code name city {{ name }} }} }} }}', {}),
+    # The reference dashboard's own documents (api/static/dashboard/documents), as its page sends them.
+    ((DASHBOARD / "summary.graphql").read_text(), {}),
+    ((DASHBOARD / "funding.graphql").read_text(), {"bills": 5}),
+    ((DASHBOARD / "at_risk.graphql").read_text(), {"personal": True, "first": 10}),
+    ((DASHBOARD / "at_risk.graphql").read_text(), {"personal": False, "first": 10}),
+    ((DASHBOARD / "viewer.graphql").read_text(), {}),
     (
         f'{{ a: node(id: "{to_global_id("Enrollment", 2)}") {{ id ... on Enrollment {{ status worker {{ fullName }}'
         f' }} }} b: node(id: "{to_global_id("Worker", 2)}") {{ ...W }} }} fragment W on Worker {{ id nik }}',
@@ -253,7 +266,8 @@ def test_bills_sources_workers_of_a_kelurahan_and_the_dashboard_are_one_statemen
     bills = "{ contributionBills(first: 3) { totalCount edges { node { id period overdue fundingSource { code } } } } }"
     sources = "{ fundingSources { code allocated } }"
     own = f'{{ kelurahan(code: "{BUGUL_LOR}") {{ workers(first: 2) {{ totalCount edges {{ node {{ id nik }} }} }} }} }}'
-    for query in (bills, sources, own, dashboard):
+    page = (DASHBOARD / "summary.graphql").read_text()  # the reference dashboard's own, kecamatan included
+    for query in (bills, sources, own, dashboard, page):
         answer = _both(http, server, resolvers, token, query, {})
         assert answer["statements"] == 1, query
         assert "errors" not in answer, answer

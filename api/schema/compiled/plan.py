@@ -237,6 +237,8 @@ MODELS: dict[str, type] = {
     "Kelurahan": models.Kelurahan,
     "FundingSource": models.FundingSource,
     "ContributionBill": models.ContributionBill,
+    "Kecamatan": models.Kecamatan,
+    "City": models.City,
 }
 
 
@@ -754,6 +756,16 @@ def _enrollment_worker(c: Compiler, field_def: GraphQLField, nodes: list[FieldNo
     return c.related(field_def, nodes, models.Worker, models.Worker.id == rows.col("worker_id"))
 
 
+def _kelurahan_kecamatan(
+    c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows
+) -> ColumnElement[Any]:
+    return c.related(field_def, nodes, models.Kecamatan, models.Kecamatan.code == rows.col("kecamatan_code"))
+
+
+def _kecamatan_city(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
+    return c.related(field_def, nodes, models.City, models.City.code == rows.col("city_code"))
+
+
 def _funding_source(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
     return c.related(field_def, nodes, models.FundingSource, models.FundingSource.id == rows.col("funding_source_id"))
 
@@ -765,6 +777,8 @@ RELATIONS: dict[str, Callable[[Compiler, GraphQLField, list[FieldNode], Rows], C
     "Enrollment.worker": _enrollment_worker,
     "Enrollment.fundingSource": _funding_source,
     "ContributionBill.fundingSource": _funding_source,
+    "Kelurahan.kecamatan": _kelurahan_kecamatan,
+    "Kecamatan.city": _kecamatan_city,
 }
 
 
