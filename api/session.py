@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransa
 from sqlalchemy.orm import Session, SessionTransaction
 
 from api.audit_trail import AuditTrail
-from db.scoping import RowScope, scoped_sql, set_scope
+from db.scoping import RowScope, scope_parameters, scoped_sql, set_scope
 from db.session import writer_bind
 
 log = logging.getLogger("rentan.session")
@@ -144,7 +144,8 @@ class RequestSession:
         primary. Returns the statement's one row; None when the request's session is open already (its
         transaction must see it).
 
-        The SQL, compiled once per plan and scope (``scoped_sql``), goes to asyncpg's own connection: SQLAlchemy's
+        The SQL, compiled once per plan and scope shape (``scoped_sql``: every kelurahan office shares one text, its
+        codes are parameters), goes to asyncpg's own connection: SQLAlchemy's
         layer around one execution (its greenlet, cursor and result adapters) was a third of the statement's
         CPU in the profile of a compiled read (bench/README.md). The connection still comes from the engine's
         pool (and its checkout checks), and SQLAlchemy, which began no transaction on it, has none to end."""
@@ -156,7 +157,8 @@ class RequestSession:
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
             self.statements.count += 1  # as install_statement_counting counts every other statement
-            row: Sequence[Any] | None = await driver.fetchrow(found.sql, *found.values(params))
+            values = found.values({**params, **scope_parameters(self.scope)})
+            row: Sequence[Any] | None = await driver.fetchrow(found.sql, *values)
             if row is None:
                 raise RuntimeError("a compiled read's statement returned no row")
             return row

@@ -23,12 +23,24 @@ city-wide row answers exactly as a row that was never created.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, assert_never
 
-from sqlalchemy import BindParameter, ColumnElement, String, event, exists, false, literal, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    String,
+    bindparam,
+    event,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.sql.visitors import iterate
@@ -89,14 +101,58 @@ def covers(codes: tuple[str, ...], region_code: str) -> bool:
 
 
 def _code(value: str, suffix: str = "") -> BindParameter[str]:
-    """A region code written into the SQL text rather than sent as a parameter. PostgreSQL then plans each
-    statement for the scope it runs under: with a parameter, a prepared statement settles after five runs on one
-    generic plan that guesses a handful of matching rows, and a city-wide aggregate ran as nested loops over every
-    worker, three times slower (bench/README.md). Only validated codes (digits) get here, and SQLAlchemy quotes
-    the literal anyway; SQLAlchemy still compiles each statement once, rendering the value at execution."""
+    """A region's prefix (a province, city or kecamatan: LIKE 'code%') written into the SQL text rather than sent
+    as a parameter. PostgreSQL then plans each statement for the scope it runs under: with a parameter, a
+    prepared statement settles after five runs on one generic plan that guesses a handful of matching rows, and
+    a city-wide aggregate ran as nested loops over every worker, three times slower (bench/README.md). Only
+    validated codes (digits) get here, and SQLAlchemy quotes the literal anyway; SQLAlchemy still compiles each
+    statement once, rendering the value at execution. An equality (a kelurahan, the regions above a scope) is a
+    parameter instead: scope_parameters."""
     if not (value.isascii() and value.isdigit()):
         raise ValueError(f"not a region code: {value!r}")
     return literal(value + suffix, String(), literal_execute=True)
+
+
+# A scope's own parameters are named with this prefix: the codes its rows are compared with for equality (its
+# kelurahan, the regions above its codes) and its subject. Everything else of the scope (a wider region's prefix)
+# is written into the text (_code).
+SCOPE_PARAMETER = "rentan_scope_"
+
+
+def scope_parameters(scope: RowScope | None) -> dict[str, str]:
+    """The values of ``scope``'s parameters, by name: the one place that names them (the criteria below bind
+    them, scoped_sql gives them with each execution).
+
+    Sent as parameters rather than written into the text, these make one statement for every kelurahan office
+    (8,491 in the province, each a prepared statement of its own when its code was in the text: 1,000 offices
+    took twice the time per request, bench/compiled_cpu.py BENCH_SCOPES), and the generic plan PostgreSQL
+    settles on for an equality on a code is the one each of them needs, an index probe. A prefix stays in the
+    text, where a generic plan would guess its rows wrong (_code)."""
+    if scope is None or scope.unrestricted:
+        return {}
+    codes = scope.region_codes
+    found = {f"{SCOPE_PARAMETER}code_{i}": code for i, code in enumerate(codes) if len(code) == 10}
+    found.update({f"{SCOPE_PARAMETER}above_{i}": code for i, code in enumerate(_above(codes))})
+    found[f"{SCOPE_PARAMETER}subject"] = scope.subject
+    return found
+
+
+def scope_shape(scope: RowScope | None) -> Hashable:
+    """What of ``scope`` its statements' text depends on: everything but its parameters' values."""
+    if scope is None or scope.unrestricted:
+        return scope
+    codes = scope.region_codes
+    return (tuple(code if len(code) != 10 else None for code in codes), len(_above(codes)))
+
+
+def _above(codes: tuple[str, ...]) -> list[str]:
+    return sorted({a for c in codes for a in ancestors(c)})
+
+
+def _parameter(name: str, value: str) -> BindParameter[str]:
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(f"not a region code: {value!r}")
+    return bindparam(f"{SCOPE_PARAMETER}{name}", value, type_=String())
 
 
 def _within(column: InstrumentedAttribute[str], codes: tuple[str, ...]) -> ColumnElement[bool]:
@@ -104,7 +160,10 @@ def _within(column: InstrumentedAttribute[str], codes: tuple[str, ...]) -> Colum
     if not codes:
         return false()
     # LIKE 'code%' needs no escaping: a code is digits only (_code checks).
-    terms = [column == _code(c) if len(c) == 10 else column.like(_code(c, "%")) for c in codes]
+    terms = [
+        column == _parameter(f"code_{i}", c) if len(c) == 10 else column.like(_code(c, "%"))
+        for i, c in enumerate(codes)
+    ]
     return or_(*terms)
 
 
@@ -112,8 +171,8 @@ def _within_or_above(column: InstrumentedAttribute[str], codes: tuple[str, ...])
     """Rows inside one of ``codes`` or containing it (a kelurahan sees its kecamatan and city)."""
     if not codes:
         return false()
-    above = sorted({a for c in codes for a in ancestors(c)})
-    return or_(_within(column, codes), column.in_([_code(a) for a in above]))
+    above = [_parameter(f"above_{i}", a) for i, a in enumerate(_above(codes))]
+    return or_(_within(column, codes), column.in_(above))
 
 
 class UndeclaredScope(RuntimeError):
@@ -245,7 +304,7 @@ def _criterion(entity: type, scope: RowScope, write: bool) -> ColumnElement[bool
         # A region-owned row above the scope is read (a kelurahan sees its city's source), never written.
         return _within(column, codes) if write else _within_or_above(column, codes)
     if isinstance(rule, OwnedBySubject):
-        owned: ColumnElement[bool] = column == scope.subject
+        owned: ColumnElement[bool] = column == bindparam(f"{SCOPE_PARAMETER}subject", scope.subject, type_=String())
         return owned
     if isinstance(rule, ThroughParent):
         parent, parent_key = found.parent, found.parent_key
@@ -317,15 +376,16 @@ class ScopedSQL:
         return tuple(found)
 
 
-_compiled: dict[tuple[int, RowScope | None, str], ScopedSQL] = {}
+_compiled: dict[tuple[int, Hashable, str], ScopedSQL] = {}
 
 
 def scoped_sql(statement: Any, scope: RowScope | None, dialect: Any) -> ScopedSQL:
     """``statement`` with the read criteria of ``scope`` (the ones :func:`_apply_scope` adds to every ORM
-    statement), compiled once per statement, scope and dialect. For statements kept for the life of the process
-    (compiled reads, api/schema/compiled/): the scope's codes are rendered into the text, as they are at every
-    execution through the session; the statement's own parameters without a value come with each execution."""
-    key = (id(statement), scope, dialect.name)
+    statement), compiled once per statement, scope shape and dialect: every scope of the same shape (every
+    kelurahan office) shares the text, and its own parameters (scope_parameters) come with each execution, with
+    the statement's own parameters that have no value. For statements kept for the life of the process
+    (compiled reads, api/schema/compiled/)."""
+    key = (id(statement), scope_shape(scope), dialect.name)
     found = _compiled.get(key)
     if found is not None and found.statement is statement:
         return found
@@ -338,7 +398,9 @@ def scoped_sql(statement: Any, scope: RowScope | None, dialect: Any) -> ScopedSQ
     expanded = compiled._post_compile_expanded_state
     given = expanded.parameters if expanded is not None else compiled.construct_params()
     order = tuple((expanded.positiontup if expanded is not None else compiled.positiontup) or ())
-    constants = tuple(_MISSING if name in required else given[name] for name in order)
+    constants = tuple(
+        _MISSING if name in required or name.startswith(SCOPE_PARAMETER) else given[name] for name in order
+    )
     processors = compiled._bind_processors
     found = ScopedSQL(statement, str(compiled), order, constants, tuple(processors.get(n) for n in order))
     if len(_compiled) > 4096:

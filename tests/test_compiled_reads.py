@@ -367,6 +367,21 @@ def test_a_node_is_one_statement_per_type_its_id_a_parameter(
     assert outside["statements"] == 1
 
 
+def test_kelurahan_offices_sharing_one_statement_each_see_their_own(
+    http: httpx.Client, server: Server, resolvers: Server
+) -> None:
+    """Every kelurahan office's read is one statement text, its codes sent as parameters (db/scoping.scoped_sql,
+    by scope shape): offices asking in turn, on the lane, each get their own rows, as from the resolvers."""
+    query = "query Own { workers(first: 50) { edges { node { id kelurahan { code } } } } }"
+    offices = [BUGUL_LOR, KARANGKETUG, BUGUL_LOR, KARANGKETUG]
+    for code in offices:
+        token = server.token("kelurahan-operator", code, subject=f"own-{code}@test")
+        answer = _both(http, server, resolvers, token, query, {})
+        assert answer["statements"] == 1
+        seen = {e["node"]["kelurahan"]["code"] for e in answer["data"]["workers"]["edges"]}
+        assert seen == {code}, (code, seen)
+
+
 def test_a_masked_caller_gets_masked_niks_and_no_audit(http: httpx.Client, server: Server, resolvers: Server) -> None:
     token = server.token("kelurahan-viewer", BUGUL_LOR, subject="viewer-compiled@test")
     query = "{ workers(first: 5) { edges { node { id nik birthDate phone } } } }"

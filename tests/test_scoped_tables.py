@@ -38,6 +38,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -66,6 +67,7 @@ from db.models import (
     WorkerMove,
 )
 from db.scoping import (
+    SCOPE_PARAMETER,
     SCOPED_ENTITIES,
     RowScope,
     UndeclaredScope,
@@ -76,6 +78,8 @@ from db.scoping import (
     criteria_for,
     declarations,
     require_declarations,
+    scope_parameters,
+    scoped_sql,
 )
 
 MAPPERS: list[Mapper[Any]] = sorted(Base.registry.mappers, key=lambda m: m.class_.__name__)
@@ -209,6 +213,36 @@ def test_statements_with_the_criteria_compile_as_before(scope: RowScope | None, 
         assert _sql(statement.options(*_options_for(scope, write)), dialect) == _sql(
             statement.options(*frozen), dialect
         )
+
+
+SAME_SHAPE = [
+    RowScope(region_codes=("3575041010",), subject="bugul-lor"),
+    RowScope(region_codes=("3573011001",), subject="elsewhere"),
+    RowScope(region_codes=("3501202001",), subject="another-city"),
+]
+
+
+@pytest.mark.parametrize("statement", _statements(), ids=lambda s: str(s)[:60])
+def test_kelurahan_offices_share_one_text_and_send_their_own_codes(statement: Any) -> None:
+    """A compiled read's statement is compiled once for every kelurahan office (scoped_sql, by scope shape): the
+    text is the same, and what each sends with it is its own kelurahan, the regions above it and its subject,
+    never the office's that compiled it first. A wider scope writes its prefix into the text: its own."""
+    dialect = asyncpg_dialect()
+    found = [scoped_sql(statement, scope, dialect) for scope in SAME_SHAPE]
+    assert len({f.sql for f in found}) == 1
+    for scope, compiled in zip(SAME_SHAPE, found, strict=True):
+        params = scope_parameters(scope)
+        sent = compiled.values(params)
+        named = {n: v for n, v in zip(compiled.order, sent, strict=True) if n.startswith(SCOPE_PARAMETER)}
+        assert named == {n: params[n] for n in named}, scope
+        own = {*ancestors(scope.region_codes[0]), scope.subject}
+        others = {v for o in SAME_SHAPE if o is not scope for v in (*ancestors(o.region_codes[0]), o.subject)}
+        assert not (others - own) & {v for v in sent if isinstance(v, str)}, (scope, sent)
+    city = scoped_sql(statement, RowScope(region_codes=("3575",), subject="pemkot"), dialect)
+    other_city = scoped_sql(statement, RowScope(region_codes=("3573",), subject="pemkot"), dialect)
+    if "'3575%'" in city.sql:
+        assert "'3573%'" in other_city.sql
+        assert "'3575%'" not in other_city.sql
 
 
 def test_the_scoped_entities_are_those_declared_scoped() -> None:
