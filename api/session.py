@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Executable, Result, Row, Select, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, AsyncSessionTransaction
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util import greenlet_spawn
 
 from api.audit_trail import AuditTrail
 from db.scoping import RowScope, scope_parameters, scoped_sql, set_scope
@@ -113,6 +114,20 @@ class Db:
                     await tx.commit()
 
 
+@asynccontextmanager
+async def _pooled(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """The driver's own connection, checked out of ``engine``'s pool (its checkout checks included) without
+    SQLAlchemy's Connection around it, and returned to the pool whatever happens. The return is shielded, as
+    SQLAlchemy's AsyncConnection shields it: a request cancelled meanwhile must not keep the connection."""
+    proxied = await engine.raw_connection()
+    try:
+        driver = proxied.driver_connection
+        assert driver is not None
+        yield driver
+    finally:
+        await asyncio.shield(asyncio.ensure_future(greenlet_spawn(proxied.close)))
+
+
 @dataclass
 class RequestSession:
     """One request's session, opened on first use (after RequestTransaction has said whether the request writes)
@@ -145,17 +160,15 @@ class RequestSession:
         transaction must see it).
 
         The SQL, compiled once per plan and scope shape (``scoped_sql``: every kelurahan office shares one text, its
-        codes are parameters), goes to asyncpg's own connection: SQLAlchemy's
-        layer around one execution (its greenlet, cursor and result adapters) was a third of the statement's
-        CPU in the profile of a compiled read (bench/README.md). The connection still comes from the engine's
-        pool (and its checkout checks), and SQLAlchemy, which began no transaction on it, has none to end."""
+        codes are parameters), goes to asyncpg's own connection: SQLAlchemy's layer around one execution (its
+        greenlet, cursor and result adapters) was a third of the statement's CPU in the profile of a compiled
+        read (bench/README.md). The connection still comes from the engine's pool (and its checkout checks), and
+        SQLAlchemy, which began no transaction on it, has none to end."""
         if self._db is not None:
             return None
         bind = writer_bind(self.primary) if writes else self.replica if self.replica is not None else self.primary
-        async with bind.connect() as connection:
-            found = scoped_sql(statement, self.scope, connection.dialect)
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert driver is not None
+        async with _pooled(bind) as driver:
+            found = scoped_sql(statement, self.scope, bind.dialect)
             self.statements.count += 1  # as install_statement_counting counts every other statement
             values = found.values({**params, **scope_parameters(self.scope)})
             row: Sequence[Any] | None = await driver.fetchrow(found.sql, *values)
