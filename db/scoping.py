@@ -23,9 +23,10 @@ city-wide row answers exactly as a row that was never created.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, assert_never
 
 from sqlalchemy import (
@@ -119,9 +120,11 @@ def _code(value: str, suffix: str = "") -> BindParameter[str]:
 SCOPE_PARAMETER = "rentan_scope_"
 
 
-def scope_parameters(scope: RowScope | None) -> dict[str, str]:
+@lru_cache(maxsize=16_384)
+def scope_parameters(scope: RowScope | None) -> Mapping[str, str]:
     """The values of ``scope``'s parameters, by name: the one place that names them (the criteria below bind
-    them, scoped_sql gives them with each execution).
+    them, scoped_sql gives them with each execution). Remembered per scope (a few strings each, every kelurahan
+    office of the province fits), so read-only.
 
     Sent as parameters rather than written into the text, these make one statement for every kelurahan office
     (8,491 in the province, each a prepared statement of its own when its code was in the text: 1,000 offices
@@ -129,14 +132,15 @@ def scope_parameters(scope: RowScope | None) -> dict[str, str]:
     settles on for an equality on a code is the one each of them needs, an index probe. A prefix stays in the
     text, where a generic plan would guess its rows wrong (_code)."""
     if scope is None or scope.unrestricted:
-        return {}
+        return MappingProxyType({})
     codes = scope.region_codes
     found = {f"{SCOPE_PARAMETER}code_{i}": code for i, code in enumerate(codes) if len(code) == 10}
     found.update({f"{SCOPE_PARAMETER}above_{i}": code for i, code in enumerate(_above(codes))})
     found[f"{SCOPE_PARAMETER}subject"] = scope.subject
-    return found
+    return MappingProxyType(found)
 
 
+@lru_cache(maxsize=16_384)
 def scope_shape(scope: RowScope | None) -> Hashable:
     """What of ``scope`` its statements' text depends on: everything but its parameters' values."""
     if scope is None or scope.unrestricted:
@@ -368,7 +372,7 @@ class ScopedSQL:
     constants: tuple[Any, ...]  # the value each parameter carries in the statement, or _MISSING: given per execution
     processors: tuple[Any, ...]
 
-    def values(self, params: dict[str, Any]) -> tuple[Any, ...]:
+    def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         found = []
         for name, constant, process in zip(self.order, self.constants, self.processors, strict=True):
             value = params[name] if constant is _MISSING else constant
