@@ -101,6 +101,12 @@ async def _measure(app: Any, body: bytes, tokens: list[str]) -> tuple[float, flo
     return best
 
 
+def _peak_memory() -> str:
+    """VmHWM of this process, as /proc says it (read after the runs, outside the measured loop)."""
+    peak = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM"))
+    return peak.split(":")[1].strip()
+
+
 async def _main(keys: list[str]) -> None:
     from compare import AUDIENCE, ISSUER, QUERIES, Tokens  # type: ignore[import-not-found]
     from sqlalchemy import text
@@ -152,8 +158,7 @@ async def _main(keys: list[str]) -> None:
             chosen = [tokens.token("kelurahan-operator", code) for code in codes[:SCOPES]]
             cpu, wall = await _measure(app, body, chosen)
             print(f"Q1S over {len(chosen)} kelurahan scopes: {cpu:.3f} ms CPU, {wall:.3f} ms wall per request")
-        peak = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM"))
-        print(f"peak memory of this process: {peak.split(':')[1].strip()}")
+        print(f"peak memory of this process: {_peak_memory()}")
     finally:
         await lifespan.__aexit__(None, None, None)
 

@@ -118,6 +118,17 @@ def _code(value: str, suffix: str = "") -> BindParameter[str]:
 # kelurahan, the regions above its codes) and its subject. Everything else of the scope (a wider region's prefix)
 # is written into the text (_code).
 SCOPE_PARAMETER = "rentan_scope_"
+SUBJECT_PARAMETER = f"{SCOPE_PARAMETER}subject"
+
+
+def _code_parameter(i: int) -> str:
+    """The name of a scope's i-th region code (a kelurahan's, compared for equality)."""
+    return f"{SCOPE_PARAMETER}code_{i}"
+
+
+def _above_parameter(i: int) -> str:
+    """The name of the i-th region above a scope's codes (_above's order)."""
+    return f"{SCOPE_PARAMETER}above_{i}"
 
 
 @lru_cache(maxsize=16_384)
@@ -134,9 +145,9 @@ def scope_parameters(scope: RowScope | None) -> Mapping[str, str]:
     if scope is None or scope.unrestricted:
         return MappingProxyType({})
     codes = scope.region_codes
-    found = {f"{SCOPE_PARAMETER}code_{i}": code for i, code in enumerate(codes) if len(code) == 10}
-    found.update({f"{SCOPE_PARAMETER}above_{i}": code for i, code in enumerate(_above(codes))})
-    found[f"{SCOPE_PARAMETER}subject"] = scope.subject
+    found = {_code_parameter(i): code for i, code in enumerate(codes) if len(code) == 10}
+    found.update({_above_parameter(i): code for i, code in enumerate(_above(codes))})
+    found[SUBJECT_PARAMETER] = scope.subject
     return MappingProxyType(found)
 
 
@@ -156,7 +167,7 @@ def _above(codes: tuple[str, ...]) -> list[str]:
 def _parameter(name: str, value: str) -> BindParameter[str]:
     if not (value.isascii() and value.isdigit()):
         raise ValueError(f"not a region code: {value!r}")
-    return bindparam(f"{SCOPE_PARAMETER}{name}", value, type_=String())
+    return bindparam(name, value, type_=String())
 
 
 def _within(column: InstrumentedAttribute[str], codes: tuple[str, ...]) -> ColumnElement[bool]:
@@ -165,7 +176,7 @@ def _within(column: InstrumentedAttribute[str], codes: tuple[str, ...]) -> Colum
         return false()
     # LIKE 'code%' needs no escaping: a code is digits only (_code checks).
     terms = [
-        column == _parameter(f"code_{i}", c) if len(c) == 10 else column.like(_code(c, "%"))
+        column == _parameter(_code_parameter(i), c) if len(c) == 10 else column.like(_code(c, "%"))
         for i, c in enumerate(codes)
     ]
     return or_(*terms)
@@ -175,7 +186,7 @@ def _within_or_above(column: InstrumentedAttribute[str], codes: tuple[str, ...])
     """Rows inside one of ``codes`` or containing it (a kelurahan sees its kecamatan and city)."""
     if not codes:
         return false()
-    above = [_parameter(f"above_{i}", a) for i, a in enumerate(_above(codes))]
+    above = [_parameter(_above_parameter(i), a) for i, a in enumerate(_above(codes))]
     return or_(_within(column, codes), column.in_(above))
 
 
@@ -308,7 +319,7 @@ def _criterion(entity: type, scope: RowScope, write: bool) -> ColumnElement[bool
         # A region-owned row above the scope is read (a kelurahan sees its city's source), never written.
         return _within(column, codes) if write else _within_or_above(column, codes)
     if isinstance(rule, OwnedBySubject):
-        owned: ColumnElement[bool] = column == bindparam(f"{SCOPE_PARAMETER}subject", scope.subject, type_=String())
+        owned: ColumnElement[bool] = column == bindparam(SUBJECT_PARAMETER, scope.subject, type_=String())
         return owned
     if isinstance(rule, ThroughParent):
         parent, parent_key = found.parent, found.parent_key

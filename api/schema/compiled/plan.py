@@ -74,6 +74,7 @@ from api.rules.lifecycle import current_enrollment_order_sql
 from api.rules.nik import nik_problems
 from api.schema.guards import Guards, is_connection, readable_type
 from api.schema.pagination import PageArgs, Window, count_of, window
+from api.schema.query import NODE_LOADERS
 from api.schema.summary import COUNTED_STATUS
 from api.services import enrollments, funding, summary, workers
 from db import models
@@ -498,7 +499,8 @@ class Compiler:
         assert isinstance(type_name, str)
         model = MODELS.get(type_name)
         object_type = self.schema.get_type(type_name)
-        if model is None or not isinstance(object_type, GraphQLObjectType):
+        # The types node(id:) finds are its resolver's (NODE_LOADERS); of those, the ones compiled objects cover.
+        if type_name not in NODE_LOADERS or model is None or not isinstance(object_type, GraphQLObjectType):
             raise Unsupported(f"node of type {type_name}")
         if not readable_type(type_name, self.can):
             return NULL
