@@ -156,7 +156,9 @@ class Cluster:
         if self.as_user:
             shutil.chown(self.dir, "postgres")
         data = str(self.dir / "data")
-        initdb = ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"]
+        # A libc UTF-8 locale, as production's databases have (en_US.utf8 in the postgres image): under "C" a LIKE
+        # prefix uses any index, which hid that the region codes' columns needed the C collation (migration 0011).
+        initdb = ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]
         run([*self.as_user, str(self.bindir / "initdb"), *initdb])
         options = [
             f"-p {self.port}",

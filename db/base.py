@@ -23,10 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -35,6 +37,24 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Region codes are ASCII digits, compared bytewise: on PostgreSQL the columns that hold them use the "C" collation.
+# A scope reaches a wider region's rows with ``code LIKE '3575%'`` (db/scoping.py), and PostgreSQL turns a LIKE
+# prefix into an index range only under C: with the database's own collation (en_US.utf8 in the postgres image,
+# C.UTF-8 elsewhere) every city- or province-wide read scanned the table (bench/README.md, "Region codes").
+REGION_CODE_COLLATION = "C"
+
+
+def region_code(length: int) -> TypeEngine[str]:
+    """The column type of a region code of ``length`` digits (SQLite compares bytewise already)."""
+    return String(length).with_variant(String(length, collation=REGION_CODE_COLLATION), "postgresql")
+
+
+def is_region_code(type_: TypeEngine[object]) -> bool:
+    """Whether ``type_`` is compared as region codes are on PostgreSQL (region_code)."""
+    found = type_.dialect_impl(postgresql.dialect())  # type: ignore[no-untyped-call]  # (SQLAlchemy leaves it untyped)
+    return isinstance(found, String) and found.collation == REGION_CODE_COLLATION
 
 
 class UTCDateTime(TypeDecorator[datetime]):

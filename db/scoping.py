@@ -47,7 +47,16 @@ from sqlalchemy.orm import InstrumentedAttribute, Mapper, ORMExecuteState, Sessi
 from sqlalchemy.sql.visitors import iterate
 
 import db.models  # noqa: F401 - every mapped class, so that the declarations below are complete
-from db.base import Base, InOrAboveRegion, InRegion, OwnedBySubject, ScopeRule, ThroughParent, Unscoped
+from db.base import (
+    Base,
+    InOrAboveRegion,
+    InRegion,
+    OwnedBySubject,
+    ScopeRule,
+    ThroughParent,
+    Unscoped,
+    is_region_code,
+)
 
 SCOPE_KEY = "rentan.scope"
 WRITE_KEY = "rentan.write"
@@ -261,7 +270,14 @@ def check_declarations(mappers: Iterable[Mapper[Any]]) -> dict[type, Declaration
                 )
             found[cls] = Declaration(cls, rule, column, parent, parent_key)
         else:
-            found[cls] = Declaration(cls, rule, _attribute(mapper, rule.column))
+            column = _attribute(mapper, rule.column)
+            if isinstance(rule, InRegion | InOrAboveRegion) and not is_region_code(column.type):
+                # Compared by prefix (_within): under another collation PostgreSQL reads the whole table.
+                raise UndeclaredScope(
+                    f"{cls.__name__}.__scope__ compares {rule.column!r} by region prefix: declare it"
+                    " db.base.region_code, whose index PostgreSQL can use for a prefix"
+                )
+            found[cls] = Declaration(cls, rule, column)
     for cls in found:
         chain = [cls]
         while (up := found[chain[-1]].parent) is not None:

@@ -51,7 +51,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.sql import ClauseElement
 
-from db.base import Base, InOrAboveRegion, InRegion, OwnedBySubject, ScopeRule, ThroughParent, Unscoped
+from db.base import Base, InOrAboveRegion, InRegion, OwnedBySubject, ScopeRule, ThroughParent, Unscoped, region_code
 from db.models import (
     AuditEvent,
     City,
@@ -402,7 +402,7 @@ LATE_CLASSES = textwrap.dedent(
     """
     from sqlalchemy import String
     from sqlalchemy.orm import Mapped, mapped_column
-    from db.base import Base, InRegion
+    from db.base import Base, InRegion, region_code
     from db.scoping import RowScope, UndeclaredScope, criteria_for
 
     scope = RowScope(region_codes=("3575",), subject="s")
@@ -412,7 +412,7 @@ LATE_CLASSES = textwrap.dedent(
         __tablename__ = "annex"
         __scope__ = InRegion("region_code")
         id: Mapped[int] = mapped_column(primary_key=True)
-        region_code: Mapped[str] = mapped_column(String(10))
+        region_code: Mapped[str] = mapped_column(region_code(10))
 
     assert len(criteria_for(scope)) == before + 1, "a class mapped later is scoped too"
     try:
@@ -509,6 +509,22 @@ def test_declarations_that_do_not_hold_are_refused() -> None:
         check_declarations(scratch.registry.mappers)
 
 
+@pytest.mark.parametrize("rule", [InRegion("region_code"), InOrAboveRegion("region_code")])
+def test_a_region_column_compared_by_prefix_must_be_a_region_code(rule: InRegion | InOrAboveRegion) -> None:
+    """A column a scope compares with LIKE 'code%' keeps the bytewise collation on PostgreSQL (db.base.region_code):
+    under the database's own, no index serves the prefix and every city- or province-wide read scans the table."""
+    scratch = _scratch()
+
+    class Plain(scratch):  # type: ignore[misc, valid-type]
+        __tablename__ = "plain"
+        __scope__ = rule
+        id: Mapped[int] = mapped_column(primary_key=True)
+        region_code: Mapped[str] = mapped_column(String(10))
+
+    with pytest.raises(UndeclaredScope, match=r"Plain.__scope__ compares 'region_code' by region prefix"):
+        check_declarations(scratch.registry.mappers)
+
+
 def test_a_sound_set_of_declarations_resolves_its_parents() -> None:
     scratch = _scratch()
 
@@ -516,7 +532,7 @@ def test_a_sound_set_of_declarations_resolves_its_parents() -> None:
         __tablename__ = "home"
         __scope__ = InRegion("kelurahan_code")
         id: Mapped[int] = mapped_column(primary_key=True)
-        kelurahan_code: Mapped[str] = mapped_column(String(10))
+        kelurahan_code: Mapped[str] = mapped_column(region_code(10))
 
     class Room(scratch):  # type: ignore[misc, valid-type]
         __tablename__ = "room"

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, InRegion, OwnedBySubject, UTCDateTime, utcnow
+from db.base import Base, InRegion, OwnedBySubject, UTCDateTime, region_code, utcnow
 
 
 class AuditEvent(Base):
@@ -21,7 +21,7 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60), index=True)
     target_id: Mapped[str | None] = mapped_column(String(120), index=True)
     # The region the target belongs to (a kelurahan code, or a city code for city-wide rows): scopes the event.
-    region_code: Mapped[str] = mapped_column(String(10), index=True)
+    region_code: Mapped[str] = mapped_column(region_code(10), index=True)
     request_id: Mapped[str | None] = mapped_column(String(64))
     # Never personal data: ids, codes and counts only.
     detail: Mapped[str | None] = mapped_column(Text)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, InOrAboveRegion, ThroughParent, UTCDateTime, utcnow
+from db.base import Base, InOrAboveRegion, ThroughParent, UTCDateTime, region_code, utcnow
 
 
 class FundingSource(Base):
@@ -24,7 +24,7 @@ class FundingSource(Base):
     coverage_end: Mapped[date | None] = mapped_column(Date)
     allocated: Mapped[int] = mapped_column(BigInteger)
     # The region whose government holds the budget (a city code): scopes who sees the source.
-    region_code: Mapped[str] = mapped_column(String(10), index=True)
+    region_code: Mapped[str] = mapped_column(region_code(10), index=True)
     # The income the source funds each member at: what the city pays for, apart from what the worker declared.
     funded_monthly_income: Mapped[int] = mapped_column(BigInteger, default=1_000_000)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, InOrAboveRegion, UTCDateTime, utcnow
+from db.base import Base, InOrAboveRegion, UTCDateTime, region_code, utcnow
 
 
 class OverrideKind(enum.StrEnum):
@@ -43,7 +43,7 @@ class PolicyOverride(Base):
     subject: Mapped[str | None] = mapped_column(String(120))
     # The region of the administrator who made it: the override touches only principals inside it, and only
     # auditors whose scope holds it (or lies inside it) see it (db/scoping.py).
-    region_code: Mapped[str] = mapped_column(String(10))
+    region_code: Mapped[str] = mapped_column(region_code(10))
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

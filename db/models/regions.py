@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from db.base import Base, InOrAboveRegion
+from db.base import Base, InOrAboveRegion, region_code
 
 
 class City(Base):
@@ -13,7 +13,7 @@ class City(Base):
     __scope__ = InOrAboveRegion("code")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(4), unique=True)
+    code: Mapped[str] = mapped_column(region_code(4), unique=True)
     name: Mapped[str] = mapped_column(String(100))
 
     kecamatan: Mapped[list[Kecamatan]] = relationship(back_populates="city", lazy="raise")
@@ -24,7 +24,7 @@ class Kecamatan(Base):
     __scope__ = InOrAboveRegion("code")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(6), unique=True)
+    code: Mapped[str] = mapped_column(region_code(6), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     city_code: Mapped[str] = mapped_column(ForeignKey("cities.code"), index=True)
 
@@ -39,7 +39,7 @@ class Kelurahan(Base):
     __scope__ = InOrAboveRegion("code")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(10), unique=True)
+    code: Mapped[str] = mapped_column(region_code(10), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     kecamatan_code: Mapped[str] = mapped_column(ForeignKey("kecamatan.code"), index=True)
 
