@@ -7,6 +7,7 @@ is another process, so its work is not counted, the client's (building the ASGI 
     RENTAN_DATABASE_URL=postgresql+asyncpg://... .venv/bin/python bench/compiled_cpu.py Q1 Q3 Q5
     BENCH_REQUESTS=1000 BENCH_ROUNDS=5 BENCH_COMPILED=0 ...   # the resolvers' path, for comparison
     BENCH_SCOPES=1000 ... Q1S   # Q1 by the scope alone, each request another of 1,000 kelurahan offices
+    ... DASH                     # the Pemkot dashboard's summary document (totals and the table by kelurahan)
 
 Issue 16 asks for reads of about 0.3 ms of server CPU (PostGraphile's ~1 ms of node per request): this says where
 the API stands without wrk's and uvicorn's share, and runs under ``py-spy record`` to say where the rest goes.
@@ -37,6 +38,7 @@ SCOPE_ONLY = (
     "query Q1S { workers(first: 50) { edges { node { id fullName kelurahan { name }"
     " currentEnrollment { status membershipNumber } } } } }"
 )
+DASHBOARD_SUMMARY = ROOT / "api" / "static" / "dashboard" / "documents" / "summary.graphql"
 DISCARDED = open(os.devnull, "w")  # noqa: SIM115 (the process's whole life)
 
 
@@ -158,6 +160,11 @@ async def _main(keys: list[str]) -> None:
             chosen = [tokens.token("kelurahan-operator", code) for code in codes[:SCOPES]]
             cpu, wall = await _measure(app, body, chosen)
             print(f"Q1S over {len(chosen)} kelurahan scopes: {cpu:.3f} ms CPU, {wall:.3f} ms wall per request")
+        if "DASH" in keys:
+            # The Pemkot dashboard's own summary document: the totals and the table by kelurahan.
+            body = orjson.dumps({"query": DASHBOARD_SUMMARY.read_text(encoding="utf-8")})
+            cpu, wall = await _measure(app, body, [tokens.token("pemkot-admin", "3575")])
+            print(f"DASH (the dashboard's summary, Pemkot): {cpu:.3f} ms CPU, {wall:.3f} ms wall per request")
         print(f"peak memory of this process: {_peak_memory()}")
     finally:
         await lifespan.__aexit__(None, None, None)

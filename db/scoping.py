@@ -23,7 +23,7 @@ city-wide row answers exactly as a row that was never created.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -32,6 +32,7 @@ from typing import Any, assert_never
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Select,
     String,
     bindparam,
     event,
@@ -351,6 +352,32 @@ def _criterion(entity: type, scope: RowScope, write: bool) -> ColumnElement[bool
         among: ColumnElement[bool] = column.in_(select(parent_key).where(visible))
         return among
     assert_never(rule)
+
+
+def through_parent(entity: type, name: str) -> tuple[Any, Callable[..., Select[Any]]]:
+    """``entity``'s rows (a table alias named ``name``) joined to their parent on the key its rule names
+    (:class:`ThroughParent`): the rows' columns, and how to select from the join (``select_from(*columns)``, a
+    statement the ORM compiles, whatever its columns: a plain join in ``select_from`` would leave a statement that
+    names no mapped class in its columns without any criterion at all). A request session adds the parent's
+    criterion to the join; the rows take none of their own, because the inner join on their key already keeps
+    exactly the rows whose parent is visible, which is their rule. Their own criterion would ask the same
+    parent again (a correlated EXISTS): on a province of a million workers, the planner turned the dashboard's
+    per-kelurahan counts from index probes into a join of the city's workers with themselves, at twice the raw
+    SQL's time (bench/README.md, Q2). For reads: a write finds its rows through the entity itself (FOR_WRITE)."""
+    found = declarations()[entity]
+    if not isinstance(found.rule, ThroughParent) or found.parent is None or found.parent_key is None:
+        raise UndeclaredScope(f"{entity.__name__} is not scoped through a parent")
+    assert found.column is not None  # check_declarations resolves a ThroughParent's column
+    table = entity.__table__  # type: ignore[attr-defined]  # (every class of declarations() is mapped)
+    rows = table.alias(name)
+    key = rows.corresponding_column(found.column.property.columns[0])
+    parent, on = found.parent, found.parent_key == key
+
+    def select_from(*columns: Any) -> Select[Any]:
+        # join_from takes the parent as an ORM entity, which makes the statement the ORM's (its criteria apply).
+        return select(*columns).join_from(rows, parent, on)
+
+    return rows.c, select_from
 
 
 @lru_cache(maxsize=1024)

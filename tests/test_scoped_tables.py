@@ -80,6 +80,7 @@ from db.scoping import (
     require_declarations,
     scope_parameters,
     scoped_sql,
+    through_parent,
 )
 
 MAPPERS: list[Mapper[Any]] = sorted(Base.registry.mappers, key=lambda m: m.class_.__name__)
@@ -545,3 +546,18 @@ def test_a_sound_set_of_declarations_resolves_its_parents() -> None:
     assert found[Room].parent_key is Home.id
     assert found[Room].column is Room.home_id
     assert found[Home].column is Home.kelurahan_code
+
+
+def test_rows_through_their_parent_take_the_parents_criterion_only() -> None:
+    """through_parent: an enrollment reached by an inner join on its worker key is kept by the worker's criterion
+    (its own rule, ThroughParent), without asking the worker again in an EXISTS; no scope still reads nothing, and
+    only a class scoped through a parent can be reached so."""
+    rows, select_from = through_parent(Enrollment, "counted")
+    statement = select_from(func.count(rows.id))
+    dialect = asyncpg_dialect()
+    office = scoped_sql(statement, RowScope(region_codes=("3575041010",), subject="op"), dialect).sql
+    assert "JOIN workers ON workers.id = counted.worker_id AND workers.kelurahan_code = " in office
+    assert "EXISTS" not in office
+    assert scoped_sql(statement, None, dialect).sql.rstrip().endswith("ON workers.id = counted.worker_id AND false")
+    with pytest.raises(UndeclaredScope, match="Worker is not scoped through a parent"):
+        through_parent(Worker, "workers")

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, exists, func, select
 
 from api.context import Context
 from db.models import Enrollment, EnrollmentStatus, FundingSource, Kelurahan, Occupation, Worker
+from db.scoping import through_parent
 
 
 @dataclass
@@ -31,14 +32,31 @@ def worker_counts(keys: Sequence[Any]) -> Select[Any]:
     return select(*keys, func.count(Worker.id)).group_by(*keys)
 
 
+def _of_year(source_id: Any, fiscal_year: int | None) -> list[ColumnElement[bool]]:
+    """The enrollments counted for a fiscal year: those of its funding sources (every one when none is given)."""
+    if fiscal_year is None:
+        return []
+    return [exists().where(FundingSource.id == source_id, FundingSource.fiscal_year == fiscal_year)]
+
+
 def enrollment_counts(keys: Sequence[Any], fiscal_year: int | None) -> Select[Any]:
     """Enrollments per ``keys`` and status (of the year's sources, when given), the status and the count last."""
     stmt = select(*keys, Enrollment.status, func.count(Enrollment.id)).join(Worker, Worker.id == Enrollment.worker_id)
-    if fiscal_year is not None:
-        stmt = stmt.where(
-            exists().where(FundingSource.id == Enrollment.funding_source_id, FundingSource.fiscal_year == fiscal_year)
-        )
-    return stmt.group_by(*keys, Enrollment.status)
+    return stmt.where(*_of_year(Enrollment.funding_source_id, fiscal_year)).group_by(*keys, Enrollment.status)
+
+
+def enrollment_figures(
+    statuses: Sequence[EnrollmentStatus], fiscal_year: int | None, *where: ColumnElement[bool]
+) -> Select[Any]:
+    """How many enrollments of each of ``statuses`` (of the year's sources, when given) have a worker that meets
+    ``where`` (one kelurahan's, for the compiled dashboard), a column each, named by its status: enrollment_counts'
+    figures, with each enrollment reached through its worker (db/scoping.through_parent), so that PostgreSQL
+    counts one kelurahan's by index probes from its workers."""
+    rows, select_from = through_parent(Enrollment, "counted")
+    figures: list[ColumnElement[Any]] = [
+        func.count(rows.id).filter(rows.status == status).label(status.value) for status in statuses
+    ]
+    return select_from(*figures).where(*where, *_of_year(rows.funding_source_id, fiscal_year))
 
 
 # The order the dashboard lists kelurahan in (a compiled read's JSON too, api/schema/compiled/).
