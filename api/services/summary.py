@@ -46,17 +46,17 @@ def enrollment_counts(keys: Sequence[Any], fiscal_year: int | None) -> Select[An
 
 
 def enrollment_figures(
-    statuses: Sequence[EnrollmentStatus], fiscal_year: int | None, *where: ColumnElement[bool]
+    keys: Sequence[Any], statuses: Sequence[EnrollmentStatus], fiscal_year: int | None
 ) -> Select[Any]:
-    """How many enrollments of each of ``statuses`` (of the year's sources, when given) have a worker that meets
-    ``where`` (one kelurahan's, for the compiled dashboard), a column each, named by its status: enrollment_counts'
-    figures, with each enrollment reached through its worker (db/scoping.through_parent), so that PostgreSQL
-    counts one kelurahan's by index probes from its workers."""
+    """Per ``keys``, how many enrollments of each of ``statuses`` (of the year's sources, when given) there are, a
+    column each, named by its status: enrollment_counts' figures for the compiled dashboard, with each enrollment
+    reached through its worker (db/scoping.through_parent) rather than asking for its worker twice."""
     rows, select_from = through_parent(Enrollment, "counted")
     figures: list[ColumnElement[Any]] = [
         func.count(rows.id).filter(rows.status == status).label(status.value) for status in statuses
     ]
-    return select_from(*figures).where(*where, *_of_year(rows.funding_source_id, fiscal_year))
+    stmt = select_from(*keys, *figures).where(*_of_year(rows.funding_source_id, fiscal_year))
+    return stmt.group_by(*keys)
 
 
 # The order the dashboard lists kelurahan in (a compiled read's JSON too, api/schema/compiled/).

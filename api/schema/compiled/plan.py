@@ -439,15 +439,15 @@ class Compiler:
             columns.append(workers.label("workers"))
         statuses = [COUNTED_STATUS[name] for name in sorted(names) if name in COUNTED_STATUS]
         if statuses:
-            # One pass over each kelurahan's enrollments for every status the selection reads.
-            figures_of = summary.enrollment_figures(statuses, fiscal_year, code == kelurahan.c.code)
-            enrolled = figures_of.lateral(self.name("enrolled"))
-            counted_in = kelurahan.join(enrolled, true())
-            columns.extend(enrolled.c[status.value] for status in statuses)
+            # Every status the selection reads, counted in one pass from the kelurahan through their workers, as
+            # the raw SQL does: PostgreSQL then probes a province's index per worker and hashes a city's tables.
+            figures_of = summary.enrollment_figures([kelurahan.c.code], statuses, fiscal_year)
+            enrolled = figures_of.join(kelurahan, kelurahan.c.code == code).cte(self.name("enrolled"))
+            counted_in = kelurahan.outerjoin(enrolled, enrolled.c.code == kelurahan.c.code)
+            columns.extend(func.coalesce(enrolled.c[s.value], 0).label(s.value) for s in statuses)
+        per_kelurahan = select(*columns).select_from(counted_in).cte(self.name("per_kelurahan"))
         # Materialized: read once for the totals and once for the table, counted once.
-        per_kelurahan = (
-            select(*columns).select_from(counted_in).cte(self.name("per_kelurahan")).prefix_with("MATERIALIZED")
-        )
+        per_kelurahan = per_kelurahan.prefix_with("MATERIALIZED")
 
         def count_of(row: Any, name: str) -> ColumnElement[Any]:
             found: ColumnElement[Any] = row.c[name if name == "workers" else COUNTED_STATUS[name].value]
