@@ -3,7 +3,7 @@
 A scope reaches a city's or the province's rows with ``code LIKE '3575%'`` (db/scoping.py). PostgreSQL turns such a
 prefix into a range on a btree index only when the column's collation is C; with the database's own collation
 (en_US.utf8 in the postgres image, C.UTF-8 on Debian) every city- or province-wide read scanned its table: on a
-province of a million workers, the Pemkot dashboard took 140 ms instead of 20 (bench/README.md, "Region codes").
+province of a million workers, the Pemkot dashboard took 184 ms instead of 21-34 (bench/README.md, "Region codes").
 The codes are ASCII digits, so their order does not change; the indexes on these columns are rebuilt. SQLite
 compares bytewise already: nothing changes there.
 
