@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,16 @@ from graphql import GraphQLSchema, build_client_schema, get_introspection_query
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes
-from sqlalchemy import Date, Integer, String, column, select, values
+from sqlalchemy import Date, DateTime, Integer, String, cast, column, select, values
 from sqlalchemy.dialects import postgresql
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 
 from api.ids import cursor_sql, global_id_sql, to_cursor, to_global_id
 from api.rules.lifecycle import current_enrollment_key, current_enrollment_order_sql
 from api.rules.nik import mask_nik, mask_nik_sql
+from api.schema.timestamps import iso_datetime_sql
 from db.models import EnrollmentStatus
-from tests.conftest import BUGUL_LOR, CITY, KARANGKETUG, Server, extra_server
+from tests.conftest import BUGUL_LOR, CITY, KARANGKETUG, Server, extra_server, programme_today, register_worker
 
 pytestmark = pytest.mark.skipif(
     "postgresql" not in __import__("os").environ.get("RENTAN_TEST_DATABASE_URL", ""),
@@ -65,6 +67,10 @@ NODE = (
     " name } } }"
 )
 DOCUMENTS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "{ viewer { subject agency roles scope permissions } enrollments(first: 2) { edges { node { id status } } } }",
+        {},
+    ),
     (
         f"{{ workers(first: 5) {{ totalCount pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}"
         f" edges {{ cursor node {{ {WORKER_FIELDS} kelurahan {{ id code name }}"
@@ -339,6 +345,98 @@ def test_a_document_asked_again_takes_the_express_lane_and_answers_alike(
         assert refused["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
 
 
+VIEWER = (
+    "query Me { viewer { __typename subject agency roles scope permissions serverTime } also: viewer { agency }"
+    " workers(first: 2) { edges { node { id } } } }"
+)
+
+
+def test_the_viewer_beside_a_list_is_one_statement_and_each_caller_is_its_own(
+    http: httpx.Client, server: Server, resolvers: Server
+) -> None:
+    """``viewer`` selected beside a list compiles (who the caller is, a parameter of each request): two offices
+    of one role and scope share the plan, and each still reads itself, also on the express lane. Alone, ``viewer``
+    reads no table and stays with its resolver. ``serverTime`` is the server's clock as it answers: the two paths
+    answer it at two moments, so it is compared with the moments around the request, the rest exactly."""
+    mine, theirs = ("viewer-compiled-1@test", "viewer-compiled-2@test")
+    for round_ in range(3):
+        for subject in (mine, theirs):
+            token = server.token("kelurahan-operator", BUGUL_LOR, subject=subject)
+            before = datetime.now(UTC)
+            compiled, _ = _ask(http, server, token, VIEWER, {})
+            after = datetime.now(UTC)
+            resolved, _ = _ask(http, resolvers, token, VIEWER, {})
+            assert compiled.pop("extensions")["sqlStatements"] == 1, compiled
+            resolved.pop("extensions", None)
+            shown = datetime.fromisoformat(compiled["data"]["viewer"].pop("serverTime"))
+            assert before <= shown <= after, (before, shown, after)
+            assert datetime.fromisoformat(resolved["data"]["viewer"].pop("serverTime")).tzinfo is not None
+            assert compiled == resolved, (round_, compiled, resolved)
+            me = compiled["data"]["viewer"]
+            assert me["subject"] == subject
+            assert me["__typename"] == "Viewer"
+            assert me["roles"] == ["kelurahan-operator"]
+            assert me["scope"] == [BUGUL_LOR]
+            assert compiled["data"]["also"] == {"agency": "KELURAHAN"}
+            assert "worker:create" in me["permissions"]
+            assert "worker.nik:read" in me["permissions"]
+    alone = "{ viewer { subject permissions } }"
+    token = server.token("auditor", CITY, subject="viewer-alone@test")
+    answer = _both(http, server, resolvers, token, alone, {})
+    assert answer["statements"] == 0
+    assert answer["data"]["viewer"]["subject"] == "viewer-alone@test"
+    assert "audit:read" in answer["data"]["viewer"]["permissions"]
+
+
+REGIONS = "{ cities { id code name kecamatan { id code name city { code } kelurahan { code name } } } }"
+HISTORY = (
+    "query H($id: ID!) { node(id: $id) { ... on Worker { id kelurahan { code } moves { fromKelurahanCode"
+    " toKelurahanCode effectiveDate recordedAt recordedBy __typename } enrollments { id status renews { id status }"
+    " checks { kind passed note } } } } }"
+)
+CHECKED = "{ enrollments(first: 20) { edges { node { id renews { id } checks { __typename kind passed note } } } } }"
+
+
+@pytest.mark.parametrize(("role", "scope"), ROLES_AND_SCOPES)
+def test_regions_moves_renewals_and_checks_answer_alike_in_one_statement(
+    http: httpx.Client, server: Server, resolvers: Server, moved_worker: str, role: str, scope: str
+) -> None:
+    """The lists a row has (a city's kecamatan, a kecamatan's kelurahan, a worker's moves, an enrollment's checks)
+    and an enrollment's ``renews`` compile, each in its loader's order (api/reads/loaders.py, LISTS), scoped as
+    their owners: a kelurahan office sees its own kecamatan and kelurahan only, and a moved worker's history
+    goes with the worker to its new kelurahan."""
+    token = server.token(role, scope, subject=f"{role}-{scope}-lists@test")
+    regions = _both(http, server, resolvers, token, REGIONS, {})
+    assert regions["statements"] == 1, regions
+    cities = regions["data"]["cities"]
+    assert [c["code"] for c in cities] == sorted(c["code"] for c in cities)
+    if scope.startswith(CITY):
+        kelurahan = [k["code"] for c in cities for kc in c["kecamatan"] for k in kc["kelurahan"]]
+        assert kelurahan == sorted(kelurahan)
+        assert all(k.startswith(scope) for k in kelurahan)
+        assert len(kelurahan) >= (1 if len(scope) == 10 else 2)
+    history = _both(http, server, resolvers, token, HISTORY, {"id": moved_worker})
+    assert history["statements"] == 1, history
+    if history["data"]["node"] is not None:
+        assert history["data"]["node"]["moves"][0]["toKelurahanCode"] == KARANGKETUG
+    assert (role, scope) != ("kelurahan-operator", KARANGKETUG) or history["data"]["node"] is not None
+    assert (role, scope) != ("kelurahan-operator", BUGUL_LOR) or history["data"]["node"] is None
+    checked = _both(http, server, resolvers, token, CHECKED, {})
+    assert checked["statements"] == 1, checked
+
+
+@pytest.fixture(scope="module")
+def moved_worker(server: Server) -> str:
+    """A worker registered in Bugul Lor and moved to Karangketug: its global id."""
+    operator = server.api("kelurahan-operator", BUGUL_LOR)
+    worker = register_worker(operator)["worker"]
+    move = "mutation M($input: MoveWorkerInput!) { moveWorker(input: $input) { errors { code } } }"
+    day = programme_today().isoformat()
+    moved = operator.data(move, input={"workerId": worker["id"], "toKelurahanCode": KARANGKETUG, "effectiveDate": day})
+    assert moved["moveWorker"]["errors"] == [], moved
+    return str(worker["id"])
+
+
 def test_a_node_is_one_statement_per_type_its_id_a_parameter(
     http: httpx.Client, server: Server, resolvers: Server
 ) -> None:
@@ -442,6 +540,7 @@ def test_generated_documents_answer_alike_on_both_paths(
             "fundingSources",
             "programmeSummary",
             "node",
+            "cities",
         ],
         custom_scalars=scalars,
     )
@@ -478,6 +577,31 @@ def test_ids_and_cursors_written_by_postgresql_are_the_same(server: Server, keys
 def test_the_nik_mask_written_by_postgresql_is_the_same(server: Server, niks: list[str]) -> None:
     rows = values(column("n", String), name="t").data([(n,) for n in niks])
     assert set(_evaluate(server, select(rows.c.n, mask_nik_sql(rows.c.n)))) == {(n, mask_nik(n)) for n in niks}
+
+
+TIMES = st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC))
+
+
+@settings(max_examples=15, deadline=None, database=None)
+@given(
+    times=st.lists(
+        st.one_of(
+            TIMES,
+            TIMES.map(lambda t: t.replace(microsecond=t.microsecond // 10 * 10)),
+            TIMES.map(lambda t: t.replace(microsecond=0)),
+        ),
+        min_size=1,
+        max_size=40,
+        unique=True,
+    )
+)
+def test_times_written_by_postgresql_are_strawberrys(server: Server, times: list[datetime]) -> None:
+    """A DateTime the statement writes reads as the resolvers' (Strawberry's scalar): trailing zeros of the
+    microseconds kept, no fraction on a whole second."""
+    scalar = DateTimeDefinition  # Strawberry's DateTime, which the served schema uses
+    rows = values(column("t", String), name="t").data([(t.isoformat(),) for t in times])
+    written = select(rows.c.t, iso_datetime_sql(cast(rows.c.t, DateTime(timezone=True))))
+    assert set(_evaluate(server, written)) == {(t.isoformat(), scalar.serialize(t)) for t in times}
 
 
 ENROLLMENTS = st.lists(

@@ -95,21 +95,32 @@ def _realisation(db: Db, sources: DataLoader[Any, FundingSource | None]) -> Data
     return DataLoader(load_fn=load)
 
 
+# The lists a row has of another kind's rows: the rows, the column that names their owner, their order. The
+# loaders below read them so, and the compiled reads (api/schema/compiled/plan.py) select them so, from here.
+LISTS: dict[str, tuple[type[Any], InstrumentedAttribute[Any], InstrumentedAttribute[Any]]] = {
+    "kecamatan_by_city": (Kecamatan, Kecamatan.city_code, Kecamatan.code),
+    "kelurahan_by_kecamatan": (Kelurahan, Kelurahan.kecamatan_code, Kelurahan.code),
+    "moves_by_worker": (WorkerMove, WorkerMove.worker_id, WorkerMove.id),
+    "enrollments_by_worker": (Enrollment, Enrollment.worker_id, Enrollment.id),
+    "checks_by_enrollment": (VerificationCheck, VerificationCheck.enrollment_id, VerificationCheck.id),
+}
+
+
 class Loaders:
     def __init__(self, db: Db) -> None:
         self.city_by_id = _one(db, City, City.id)
         self.city_by_code = _one(db, City, City.code)
         self.kecamatan_by_id = _one(db, Kecamatan, Kecamatan.id)
         self.kecamatan_by_code = _one(db, Kecamatan, Kecamatan.code)
-        self.kecamatan_by_city = _many(db, Kecamatan, Kecamatan.city_code, Kecamatan.code)
+        self.kecamatan_by_city: DataLoader[str, list[Kecamatan]] = _many(db, *LISTS["kecamatan_by_city"])
         self.kelurahan_by_id = _one(db, Kelurahan, Kelurahan.id)
         self.kelurahan_by_code = _one(db, Kelurahan, Kelurahan.code)
-        self.kelurahan_by_kecamatan = _many(db, Kelurahan, Kelurahan.kecamatan_code, Kelurahan.code)
+        self.kelurahan_by_kecamatan: DataLoader[str, list[Kelurahan]] = _many(db, *LISTS["kelurahan_by_kecamatan"])
         self.worker_by_id = _one(db, Worker, Worker.id)
         self.enrollment_by_id = _one(db, Enrollment, Enrollment.id)
-        self.moves_by_worker = _many(db, WorkerMove, WorkerMove.worker_id, WorkerMove.id)
-        self.enrollments_by_worker = _many(db, Enrollment, Enrollment.worker_id, Enrollment.id)
-        self.checks_by_enrollment = _many(db, VerificationCheck, VerificationCheck.enrollment_id, VerificationCheck.id)
+        self.moves_by_worker: DataLoader[int, list[WorkerMove]] = _many(db, *LISTS["moves_by_worker"])
+        self.enrollments_by_worker: DataLoader[int, list[Enrollment]] = _many(db, *LISTS["enrollments_by_worker"])
+        self.checks_by_enrollment: DataLoader[int, list[VerificationCheck]] = _many(db, *LISTS["checks_by_enrollment"])
         self.funding_source_by_id = _one(db, FundingSource, FundingSource.id)
         self.bill_by_id = _one(db, ContributionBill, ContributionBill.id)
         self.funding_figures = _funding_figures(db)

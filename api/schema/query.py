@@ -9,6 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from sqlalchemy import select
 
+from api.context import Context
 from api.ids import parse_global_id
 from api.limits import answer_too_many_requests
 from api.messages import msg
@@ -46,6 +47,23 @@ NODE_LOADERS: dict[str, tuple[str, Callable[[Any], t.Node]]] = {
 }
 
 
+# The order of ``cities`` (and of its compiled twin, api/schema/compiled/plan.py).
+CITIES_ORDER = (models.City.code,)
+
+
+def viewer_of(ctx: Context) -> t.Viewer:
+    """The caller, as ``viewer`` answers (and the compiled plans that select it, api/schema/compiled/)."""
+    p = ctx.principal
+    return t.Viewer(
+        subject=p.subject,
+        agency=Agency(p.agency),
+        roles=[p.role],
+        scope=list(p.scope),
+        permissions=[str(perm) for perm in ctx.authorizer.permissions_of(p.role, p.subject, p.scope)],
+        server_time=utcnow(),
+    )
+
+
 @strawberry.type
 class Query(PolicyQuery):
     @strawberry.field(description="Fetch any object by its global id; objects outside your scope answer null.")
@@ -65,20 +83,11 @@ class Query(PolicyQuery):
 
     @strawberry.field(description="Who the caller is, and what it may do.")
     def viewer(self, info: Info) -> t.Viewer:
-        ctx = info.context
-        p = ctx.principal
-        return t.Viewer(
-            subject=p.subject,
-            agency=Agency(p.agency),
-            roles=[p.role],
-            scope=list(p.scope),
-            permissions=[str(perm) for perm in ctx.authorizer.permissions_of(p.role, p.subject, p.scope)],
-            server_time=utcnow(),
-        )
+        return viewer_of(info.context)
 
     @strawberry.field
     async def cities(self, info: Info) -> list[t.City]:
-        return [t.City.of(c) for c in await info.context.db.scalars(select(models.City).order_by(models.City.code))]
+        return [t.City.of(c) for c in await info.context.db.scalars(select(models.City).order_by(*CITIES_ORDER))]
 
     @strawberry.field
     async def kelurahan(self, info: Info, code: str) -> t.Kelurahan | None:

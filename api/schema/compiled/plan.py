@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -68,15 +69,18 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from api.audit_trail import AuditTrail
+from api.context import Context
 from api.ids import cursor_sql, global_id_sql, parse_cursor, parse_global_id, to_cursor
 from api.policies.permissions import Permission
+from api.reads.loaders import LISTS
 from api.rules.billing import overdue_on
 from api.rules.lifecycle import current_enrollment_order_sql
 from api.rules.nik import nik_problems
 from api.schema.guards import Guards, is_connection, readable_type
 from api.schema.pagination import PageArgs, Window, count_of, window
-from api.schema.query import NODE_LOADERS
+from api.schema.query import CITIES_ORDER, NODE_LOADERS, viewer_of
 from api.schema.summary import COUNTED_STATUS
+from api.schema.timestamps import iso_datetime_sql
 from api.services import enrollments, funding, summary, workers
 from db import models
 
@@ -86,6 +90,8 @@ MAX_KEYS = 50
 EMPTY_LIST = literal_column("'[]'::json", JSON)
 NULL: ColumnElement[Any] = literal_column("NULL")
 TODAY = "today"
+# Root fields whose resolvers read no table.
+NO_TABLE = frozenset({"viewer", "__typename"})
 
 
 class Unsupported(Exception):
@@ -132,6 +138,8 @@ class Rows:
 
 
 Binder = Callable[[dict[str, Any]], dict[str, Any]]
+# Parameters that come from the request itself, not from its variables: who the caller is (``viewer``).
+RequestBinder = Callable[[Context], dict[str, Any]]
 
 
 @dataclass
@@ -140,6 +148,7 @@ class Plan:
 
     statement: Select[Any]
     binders: list[Binder]
+    from_request: list[RequestBinder] = field(default_factory=list)
     # For a document showing full NIKs: the same answer with, beside it, the (worker id, region) of each full NIK
     # shown, for a session on the read replica, which cannot write; the request's trail writes their audit on the
     # primary before the response leaves (RequestSession.end), as for the resolvers. None: no full NIK shown.
@@ -241,6 +250,8 @@ MODELS: dict[str, type] = {
     "ContributionBill": models.ContributionBill,
     "Kecamatan": models.Kecamatan,
     "City": models.City,
+    "WorkerMove": models.WorkerMove,
+    "VerificationCheck": models.VerificationCheck,
 }
 
 
@@ -255,6 +266,7 @@ class Compiler:
     default_page_size: int
     max_page_size: int
     binders: list[Binder] = field(default_factory=list)
+    from_request: list[RequestBinder] = field(default_factory=list)
     audited: list[Select[Any]] = field(default_factory=list)
     _names: int = 0
 
@@ -343,17 +355,22 @@ class Compiler:
             raise Unsupported("not a query")
         root = self.schema.query_type
         assert root is not None
+        selected = self.collect(root, [operation.selection_set])
+        if all(nodes[0].name.value in NO_TABLE for nodes in selected.values()):
+            # Its resolvers read no table: a statement would only add a round trip to the database.
+            raise Unsupported("a document that reads no table")
         pairs = []
-        for key, nodes in self.collect(root, [operation.selection_set]).items():
+        for key, nodes in selected.items():
             pairs.append((key, self.root_field(root, nodes)))
         answer = cast(json_object(pairs), Text)
         if not self.audited:
-            return Plan(select(answer), self.binders)
+            return Plan(select(answer), self.binders, self.from_request)
         rows = self.audited[0] if len(self.audited) == 1 else union(*self.audited)
         seen = rows.subquery("nik_shown")
         audit = AuditTrail.nik_reads_insert(seen.c.id, seen.c.kelurahan_code, true()).cte("nik_reads")
         shown = select(cast(func.json_agg(func.json_build_array(seen.c.id, seen.c.kelurahan_code)), Text))
-        return Plan(select(answer).add_cte(audit), self.binders, on_replica=select(answer, shown.scalar_subquery()))
+        on_replica = select(answer, shown.scalar_subquery())
+        return Plan(select(answer).add_cte(audit), self.binders, self.from_request, on_replica=on_replica)
 
     def root_field(self, root: GraphQLObjectType, nodes: list[FieldNode]) -> ColumnElement[Any]:
         node = nodes[0]
@@ -372,6 +389,8 @@ class Compiler:
         args = get_argument_values(field_def, node, self.variable_values)
         named = get_named_type(field_def.type)
         assert isinstance(named, GraphQLObjectType)
+        if name == "viewer":
+            return self.viewer(named, nodes)
         if name == "workers":
             return self.connection(named, nodes, _workers(args.get("filter") or {}, None), models.Worker, node)
         if name == "enrollments":
@@ -392,12 +411,55 @@ class Compiler:
         if name == "contributionBills":
             bills = funding.bills_query(args.get("fiscalYear"))
             return self.connection(named, nodes, bills, models.ContributionBill, node)
+        if name == "cities":
+            cities = select(models.City).cte(self.name("cities"))
+            value = self.object(named, nodes, Rows(models.City, cities.c))
+            order = [cities.c[column.key] for column in CITIES_ORDER]
+            return select(func.coalesce(func.json_agg(aggregate_order_by(value, *order)), EMPTY_LIST)).scalar_subquery()
         if name == "fundingSources":
             sources = funding.sources_query(args.get("fiscalYear")).cte(self.name("sources"))
             value = self.object(named, nodes, Rows(models.FundingSource, sources.c))
             order = [sources.c[column.key] for column in funding.SOURCES_ORDER]
             return select(func.coalesce(func.json_agg(aggregate_order_by(value, *order)), EMPTY_LIST)).scalar_subquery()
         raise Unsupported(f"Query.{name}")
+
+    # --- the caller
+    def viewer(self, type_: GraphQLObjectType, nodes: list[FieldNode]) -> ColumnElement[Any]:
+        """``viewer`` as its resolver answers it (``viewer_of``, api/schema/query.py), which stays the one place
+        that says who the caller is: each request's answer of it, serialised field by field by the field's GraphQL
+        type, is one JSON parameter of the statement; the statement only picks the fields the selection reads."""
+        param = self.name("viewer")
+        caller = cast(bindparam(param, type_=Text), JSON)
+        pairs: list[tuple[str, ColumnElement[Any]]] = []
+        read: dict[str, tuple[str, GraphQLOutputType]] = {}
+        for key, field_nodes in self.collect(type_, [n.selection_set for n in nodes if n.selection_set]).items():
+            name = field_nodes[0].name.value
+            coordinate = f"{type_.name}.{name}"
+            if name == "__typename":
+                pairs.append((key, literal_column(f"'{type_.name}'", String)))
+                continue
+            ok, denial = self.allowed(coordinate)
+            if not ok:
+                pairs.append((key, self.denied(coordinate, denial, None)))
+                continue
+            if field_nodes[0].arguments:
+                raise Unsupported(f"{coordinate} with arguments")
+            field_def = type_.fields[name]
+            definition = field_def.extensions.get("strawberry-definition")
+            python_name = getattr(definition, "python_name", None)
+            if python_name is None or getattr(definition, "base_resolver", None) is not None:
+                raise Unsupported(f"{coordinate}: not an attribute of the viewer")
+            _serialisable(field_def.type, coordinate)
+            read[name] = (python_name, field_def.type)
+            pairs.append((key, func.json_extract_path(caller, _key(name), type_=JSON)))
+
+        def bind(ctx: Context) -> dict[str, Any]:
+            viewer = viewer_of(ctx)
+            values = {name: _serialised(t, getattr(viewer, attr)) for name, (attr, t) in read.items()}
+            return {param: orjson.dumps(values).decode()}
+
+        self.from_request.append(bind)
+        return json_object(pairs)
 
     # --- the dashboard
     def programme_summary(
@@ -774,13 +836,23 @@ def _worker_current_enrollment(
     return c.related(field_def, nodes, e, e.worker_id == rows.col("id"), order)
 
 
-def _worker_enrollments(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
-    named = get_named_type(field_def.type)
-    assert isinstance(named, GraphQLObjectType)
-    e = models.Enrollment
-    value = c.object(named, nodes, Rows(e))
-    agg = func.coalesce(func.json_agg(aggregate_order_by(value, e.id)), EMPTY_LIST)
-    return select(agg).where(e.worker_id == rows.col("id")).scalar_subquery()
+def _listed(loader: str, owner: str) -> Callable[[Compiler, GraphQLField, list[FieldNode], Rows], ColumnElement[Any]]:
+    """A list field its resolver reads through ``loader`` (api/reads/loaders.py, LISTS), keyed by the owner's
+    column ``owner``: the same rows in the same order, as one JSON array."""
+    model, key, order = LISTS[loader]
+
+    def listed(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
+        named = get_named_type(field_def.type)
+        assert isinstance(named, GraphQLObjectType)
+        value = c.object(named, nodes, Rows(model))
+        agg = func.coalesce(func.json_agg(aggregate_order_by(value, order)), EMPTY_LIST)
+        return select(agg).where(key == rows.col(owner)).scalar_subquery()
+
+    return listed
+
+
+def _enrollment_renews(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
+    return c.related(field_def, nodes, models.Enrollment, models.Enrollment.id == rows.col("renews_id"))
 
 
 def _enrollment_worker(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
@@ -804,8 +876,13 @@ def _funding_source(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode]
 RELATIONS: dict[str, Callable[[Compiler, GraphQLField, list[FieldNode], Rows], ColumnElement[Any]]] = {
     "Worker.kelurahan": _worker_kelurahan,
     "Worker.currentEnrollment": _worker_current_enrollment,
-    "Worker.enrollments": _worker_enrollments,
+    "Worker.enrollments": _listed("enrollments_by_worker", "id"),
+    "Worker.moves": _listed("moves_by_worker", "id"),
     "Enrollment.worker": _enrollment_worker,
+    "Enrollment.renews": _enrollment_renews,
+    "Enrollment.checks": _listed("checks_by_enrollment", "id"),
+    "City.kecamatan": _listed("kecamatan_by_city", "code"),
+    "Kecamatan.kelurahan": _listed("kelurahan_by_kecamatan", "code"),
     "Enrollment.fundingSource": _funding_source,
     "ContributionBill.fundingSource": _funding_source,
     "Kelurahan.kecamatan": _kelurahan_kecamatan,
@@ -854,11 +931,32 @@ def _scalar(type_: GraphQLOutputType, column: ColumnElement[Any], coordinate: st
     assert isinstance(inner, GraphQLScalarType)
     if inner.name == "Rupiah":
         return cast(column, String)  # a decimal string (api/schema/scalars.py)
-    if inner.name in ("String", "Int", "Boolean", "Date", "DateTime"):
-        # Dates and times: PostgreSQL's JSON is their ISO 8601 text, as Strawberry's; the connection's time zone
-        # is UTC (db/session.py), as UTCDateTime gives them to Python.
+    if inner.name == "DateTime":
+        return iso_datetime_sql(column)
+    if inner.name in ("String", "Int", "Boolean", "Date"):
+        # A date: PostgreSQL's JSON is its ISO 8601 text, as Strawberry's.
         return column
     raise Unsupported(f"{coordinate}: scalar {inner.name}")
+
+
+def _serialisable(type_: GraphQLOutputType, coordinate: str) -> None:
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull | GraphQLList) else type_
+    if inner is not type_:
+        _serialisable(inner, coordinate)
+    elif not isinstance(type_, GraphQLScalarType | GraphQLEnumType):
+        raise Unsupported(f"{coordinate}: not a scalar, an enum or a list of them")
+
+
+def _serialised(type_: GraphQLOutputType, value: Any) -> Any:
+    """A value as graphql-core's execution completes it: through the type's own serialiser."""
+    if isinstance(type_, GraphQLNonNull):
+        return _serialised(type_.of_type, value)
+    if value is None:
+        return None
+    if isinstance(type_, GraphQLList):
+        return [_serialised(type_.of_type, v) for v in value]
+    assert isinstance(type_, GraphQLScalarType | GraphQLEnumType)
+    return type_.serialize(value)
 
 
 def _literal_value(value: Any, variables: dict[str, Any]) -> Any:

@@ -15,7 +15,7 @@ of every variable but the cursors, the looked-up NIK and a node's primary key (t
 key), which no check reads (the cost counts page sizes and
 list lengths only). What depends on the request itself is done again for each: the trusted-document and NUL
 checks (api/app.py, before the lane), the variables' coercion, the cursors' parsing (``Plan.params``), the
-caller's decisions and row scope, and the day.
+caller's decisions and row scope, who the caller is (``viewer``), and the day.
 """
 
 from __future__ import annotations
@@ -198,6 +198,8 @@ class Plans:
 
 async def _run(plan: Plan, params: dict[str, Any], ctx: Context, *, express: bool) -> ExecutionResult | None:
     params[TODAY] = ctx.today
+    for bind in plan.from_request:
+        params.update(bind(ctx))
     if plan.on_replica is not None and ctx.session.replica is not None:
         if express:
             # The audit of what it shows is written after the answer, by the request's end: that stays with the
