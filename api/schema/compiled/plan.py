@@ -423,6 +423,21 @@ class Compiler:
             return select(func.coalesce(func.json_agg(aggregate_order_by(value, *order)), EMPTY_LIST)).scalar_subquery()
         raise Unsupported(f"Query.{name}")
 
+    def settled(self, type_: GraphQLObjectType, field_nodes: list[FieldNode]) -> ColumnElement[Any] | None:
+        """A field of a type without rows of its own (the caller, the dashboard's figures) that needs no value of
+        it: ``__typename``, or what a caller without the field's permission gets. None: the caller reads it (a
+        field with arguments is not compiled there)."""
+        name = field_nodes[0].name.value
+        if name == "__typename":
+            return literal_column(f"'{type_.name}'", String)
+        coordinate = f"{type_.name}.{name}"
+        ok, denial = self.allowed(coordinate)
+        if not ok:
+            return self.denied(coordinate, denial, None)
+        if field_nodes[0].arguments:
+            raise Unsupported(f"{coordinate} with arguments")
+        return None
+
     # --- the caller
     def viewer(self, type_: GraphQLObjectType, nodes: list[FieldNode]) -> ColumnElement[Any]:
         """``viewer`` as its resolver answers it (``viewer_of``, api/schema/query.py), which stays the one place
@@ -433,17 +448,12 @@ class Compiler:
         pairs: list[tuple[str, ColumnElement[Any]]] = []
         read: dict[str, tuple[str, GraphQLOutputType]] = {}
         for key, field_nodes in self.collect(type_, [n.selection_set for n in nodes if n.selection_set]).items():
+            settled = self.settled(type_, field_nodes)
+            if settled is not None:
+                pairs.append((key, settled))
+                continue
             name = field_nodes[0].name.value
             coordinate = f"{type_.name}.{name}"
-            if name == "__typename":
-                pairs.append((key, literal_column(f"'{type_.name}'", String)))
-                continue
-            ok, denial = self.allowed(coordinate)
-            if not ok:
-                pairs.append((key, self.denied(coordinate, denial, None)))
-                continue
-            if field_nodes[0].arguments:
-                raise Unsupported(f"{coordinate} with arguments")
             field_def = type_.fields[name]
             definition = field_def.extensions.get("strawberry-definition")
             python_name = getattr(definition, "python_name", None)
@@ -524,14 +534,9 @@ class Compiler:
             for key, field_nodes in level(row_type, row_nodes).items():
                 name = field_nodes[0].name.value
                 coordinate = f"{row_type.name}.{name}"
-                if name == "__typename":
-                    pairs.append((key, literal_column(f"'{row_type.name}'", String)))
-                    continue
-                ok, denial = self.allowed(coordinate)
-                if not ok:
-                    pairs.append((key, self.denied(coordinate, denial, None)))
-                elif field_nodes[0].arguments:
-                    raise Unsupported(f"{coordinate} with arguments")
+                settled = self.settled(row_type, field_nodes)
+                if settled is not None:
+                    pairs.append((key, settled))
                 elif name in counted:
                     pairs.append((key, count_of(row, name) if row is not None else total(name)))
                 elif name == "byKelurahan" and row is None:
