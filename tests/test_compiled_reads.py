@@ -67,6 +67,13 @@ NODE = (
     " name } } }"
 )
 DOCUMENTS: list[tuple[str, dict[str, Any]]] = [
+    # A table nested in itself: each level reads its own rows (an enrollment's renews, a worker's enrollments'
+    # worker's enrollments), never the enclosing level's.
+    (
+        "{ workers(first: 3) { edges { node { id enrollments { id renews { id worker { id } } worker { id"
+        " enrollments { id worker { fullName } } currentEnrollment { id renews { id } } } } } } } }",
+        {},
+    ),
     (
         "{ viewer { subject agency roles scope permissions } enrollments(first: 2) { edges { node { id status } } } }",
         {},

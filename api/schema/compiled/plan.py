@@ -67,6 +67,7 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import aliased
 
 from api.audit_trail import AuditTrail
 from api.context import Context
@@ -806,15 +807,29 @@ class Compiler:
         return self.connection(named, nodes, _workers(f, rows.code), models.Worker, node)
 
     def related(
-        self, field_def: GraphQLField, nodes: list[FieldNode], model: type, where: Any, order: Any = None
+        self,
+        field_def: GraphQLField,
+        nodes: list[FieldNode],
+        model: type,
+        where: Callable[[Any], Any],
+        order: Callable[[Any], Any] | None = None,
     ) -> ColumnElement[Any]:
+        """The one row of ``model`` that ``where`` (given the rows' alias) selects, or the first by ``order``."""
         named = get_named_type(field_def.type)
         assert isinstance(named, GraphQLObjectType)
-        value = self.object(named, nodes, Rows(model))
-        found = select(value).where(where)
+        rows = _own(model)
+        value = self.object(named, nodes, Rows(rows))
+        found = select(value).where(where(rows))
         if order is not None:
-            found = found.order_by(*order).limit(1)
+            found = found.order_by(*order(rows)).limit(1)
         return found.scalar_subquery()
+
+
+def _own(model: type) -> Any:
+    """A subquery's own alias of ``model``: the same table nested in itself (an enrollment's ``renews``, a worker's
+    enrollments' worker's enrollments) must not read the enclosing rows' table, nor be correlated to it. The scope's
+    criteria follow aliases (db/scoping.py, ``include_aliases``)."""
+    return aliased(model)
 
 
 def _workers(f: dict[str, Any], kelurahan_code: str | None) -> Select[Any]:
@@ -829,16 +844,18 @@ def _workers(f: dict[str, Any], kelurahan_code: str | None) -> Select[Any]:
 
 
 def _worker_kelurahan(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
-    return c.related(field_def, nodes, models.Kelurahan, models.Kelurahan.code == rows.col("kelurahan_code"))
+    return c.related(field_def, nodes, models.Kelurahan, lambda k: k.code == rows.col("kelurahan_code"))
 
 
 def _worker_current_enrollment(
     c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows
 ) -> ColumnElement[Any]:
-    e = models.Enrollment
     today = bindparam(TODAY, type_=Date)
-    order = current_enrollment_order_sql(e.status, e.coverage_start, e.id, today)
-    return c.related(field_def, nodes, e, e.worker_id == rows.col("id"), order)
+
+    def order(e: Any) -> Any:
+        return current_enrollment_order_sql(e.status, e.coverage_start, e.id, today)
+
+    return c.related(field_def, nodes, models.Enrollment, lambda e: e.worker_id == rows.col("id"), order)
 
 
 def _listed(loader: str, owner: str) -> Callable[[Compiler, GraphQLField, list[FieldNode], Rows], ColumnElement[Any]]:
@@ -849,33 +866,35 @@ def _listed(loader: str, owner: str) -> Callable[[Compiler, GraphQLField, list[F
     def listed(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
         named = get_named_type(field_def.type)
         assert isinstance(named, GraphQLObjectType)
-        value = c.object(named, nodes, Rows(model))
-        agg = func.coalesce(func.json_agg(aggregate_order_by(value, order)), EMPTY_LIST)
-        return select(agg).where(key == rows.col(owner)).scalar_subquery()
+        listed_rows = _own(model)
+        value = c.object(named, nodes, Rows(listed_rows))
+        in_order = aggregate_order_by(value, getattr(listed_rows, order.key))
+        agg = func.coalesce(func.json_agg(in_order), EMPTY_LIST)
+        return select(agg).where(getattr(listed_rows, key.key) == rows.col(owner)).scalar_subquery()
 
     return listed
 
 
 def _enrollment_renews(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
-    return c.related(field_def, nodes, models.Enrollment, models.Enrollment.id == rows.col("renews_id"))
+    return c.related(field_def, nodes, models.Enrollment, lambda e: e.id == rows.col("renews_id"))
 
 
 def _enrollment_worker(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
-    return c.related(field_def, nodes, models.Worker, models.Worker.id == rows.col("worker_id"))
+    return c.related(field_def, nodes, models.Worker, lambda w: w.id == rows.col("worker_id"))
 
 
 def _kelurahan_kecamatan(
     c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows
 ) -> ColumnElement[Any]:
-    return c.related(field_def, nodes, models.Kecamatan, models.Kecamatan.code == rows.col("kecamatan_code"))
+    return c.related(field_def, nodes, models.Kecamatan, lambda k: k.code == rows.col("kecamatan_code"))
 
 
 def _kecamatan_city(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
-    return c.related(field_def, nodes, models.City, models.City.code == rows.col("city_code"))
+    return c.related(field_def, nodes, models.City, lambda city: city.code == rows.col("city_code"))
 
 
 def _funding_source(c: Compiler, field_def: GraphQLField, nodes: list[FieldNode], rows: Rows) -> ColumnElement[Any]:
-    return c.related(field_def, nodes, models.FundingSource, models.FundingSource.id == rows.col("funding_source_id"))
+    return c.related(field_def, nodes, models.FundingSource, lambda f: f.id == rows.col("funding_source_id"))
 
 
 RELATIONS: dict[str, Callable[[Compiler, GraphQLField, list[FieldNode], Rows], ColumnElement[Any]]] = {
